@@ -1,0 +1,60 @@
+"""The ``fastrl`` command: ``fastrl <command> [<subcommand>] [--flags]``.
+
+Each command lives in its own module with a ``main(argv, prog) -> int`` that parses its flags with tyro from
+a typed config dataclass, so ``--help`` lists every field with its docstring. Lists can be given comma
+separated (``--num-envs 8,16,32``) or space separated (``--num-envs 8 16 32``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: command words -> "module:function". The function takes (argv, prog) and returns an exit code.
+COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("check",): ("fastrl.check:main", "what works here: devices, kernels backends, env engines"),
+    ("bench", "envs"): ("fastrl.benchmarks.envs:main", "env steps/s per backend beside the raw engine"),
+    ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
+}
+
+
+def split_commas(argv: list[str]) -> list[str]:
+    """``--flag a,b`` -> ``--flag a b`` (values after flags only; ``--flag=a,b`` too)."""
+    out: list[str] = []
+    for arg in argv:
+        if arg.startswith("--") and "=" in arg:
+            flag, value = arg.split("=", 1)
+            out.append(flag)
+            out.extend(v for v in value.split(",") if v)
+        elif not arg.startswith("-") and "," in arg:
+            out.extend(v for v in arg.split(",") if v)
+        else:
+            out.append(arg)
+    return out
+
+
+def usage() -> str:
+    lines = ["usage: fastrl <command> [<subcommand>] [--help] [flags]", "", "commands:"]
+    for words, (_, text) in COMMANDS.items():
+        lines.append(f"  fastrl {' '.join(words):<16} {text}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for words in sorted(COMMANDS, key=len, reverse=True):
+        if tuple(argv[: len(words)]) == words:
+            target, _ = COMMANDS[words]
+            module, func = target.split(":")
+            fn = getattr(importlib.import_module(module), func)
+            return int(fn(split_commas(argv[len(words):]), prog="fastrl " + " ".join(words)) or 0)
+    if argv and argv[0] not in ("-h", "--help"):
+        print(f"fastrl: unknown command {' '.join(argv[:2])!r}\n", file=sys.stderr)
+        print(usage(), file=sys.stderr)
+        return 2
+    print(usage())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
