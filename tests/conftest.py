@@ -1,9 +1,19 @@
-"""Shared test set-up: tests marked ``gpu`` are skipped, with the reason shown, where torch sees no CUDA."""
+"""Shared test set-up.
+
+Tests marked ``gpu`` are skipped, with the reason shown, where torch sees no CUDA; there Triton runs in its
+interpreter (``TRITON_INTERPRET=1``) so that every Triton kernel is still tested against its reference.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+# Without a GPU, Triton kernels run on CPU tensors through Triton's interpreter. Set before triton is imported.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 def pytest_collection_modifyitems(config, items):
