@@ -68,7 +68,7 @@ def print_table(records: list[dict], title: str | None = None, extra_columns: tu
         cells = [str(row["case"]), str(row["backend"]), str(row["metric"]), _fmt(row["value"]), str(row["unit"])]
         cells += [_fmt(row.get(c, "")) for c in extra_columns]
         table.add_row(*cells)
-    Console().print(table)
+    Console(width=max(Console().width, 200)).print(table)  # a pipe gets 80 columns: too few
 
 
 def _fmt(v: Any) -> str:
