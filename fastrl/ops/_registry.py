@@ -153,7 +153,7 @@ _CHOICES: dict[tuple, str] = {}
 
 def choose(op: str, device: torch.device | str, backend: str | None = None) -> str:
     """The backend that will run ``op`` for tensors on ``device`` (memoized per op, device and settings)."""
-    key = (op, str(device), backend, os.environ.get("FASTRL_BACKEND"), os.environ.get("TRITON_INTERPRET"))
+    key = (op, device, backend, os.environ.get("FASTRL_BACKEND"), os.environ.get("TRITON_INTERPRET"))
     name = _CHOICES.get(key)
     if name is None:
         name = _CHOICES[key] = _choose(op, torch.device(device), backend)
