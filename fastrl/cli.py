@@ -14,6 +14,7 @@ import sys
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("check",): ("fastrl.check:main", "what works here: devices, kernels backends, env engines"),
     ("bench", "envs"): ("fastrl.benchmarks.envs:main", "env steps/s per backend beside the raw engine"),
+    ("bench", "replay"): ("fastrl.benchmarks.replay:main", "replay add, sample and prioritized round beside peers"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
 }
 

@@ -1,0 +1,441 @@
+"""The replay buffer: device storage, the n-step writer and a sampler, behind ``add`` / ``sample``.
+
+Usage, with a ``VecEnv`` (next-step autoreset, see ``fastrl.envs.base``)::
+
+    buffer = ReplayBuffer(ReplayConfig(capacity=1_000_000, num_envs=16, obs_shape=(4, 84, 84),
+                                       frame_stack=4, n_step=3, prioritized=True), device="cuda")
+    obs = env.reset()
+    buffer.add(obs)                                        # every stream starts an episode
+    while training:
+        action = policy(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
+        buffer.add(obs, action, reward, terminated, truncated)   # exactly what the env returned
+        batch = buffer.sample(512, generator)
+        ...
+        buffer.update_priorities(batch.indices, abs_td)
+
+What a slot is. Env stream ``i``'s observation of step t lives in one slot; the transition stored there is
+the one that *starts* at that observation: ``(s_t, a_t, R_t, discount_t, s_{t+n'})`` (see ``nstep.py``).
+``action`` and the rewards arrive with later ``add`` calls; the transition becomes valid (sampleable) once
+the n-step writer finishes it. Not valid, ever: the terminal observation of an episode (the next step is
+the env's autoreset, whose action is ignored: from a done step's observation there is no transition), and,
+for frame storage, the oldest ``stack - 1`` positions of each ring, whose stacks would reach frames that
+were just overwritten. So a stack never mixes two episodes or both sides of an overwrite.
+
+Atari frames are stored once (``frame_stack > 0``): only the newest frame of each observation, ~7 KB per
+transition instead of 56 KB for stacked s and s'; stacks are rebuilt by ``ops.frame_stack_gather``
+(see ``frames.py`` for how episode starts are filled).
+
+``checks=True`` (the default) validates every input and verifies that a batch fits the valid transitions;
+on CUDA some of these checks read a device value (a sync): a hot GPU loop turns them off once it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import numpy as np
+import torch
+
+from fastrl.replay.memory import format_bytes
+from fastrl.replay.nstep import NStepWriter
+from fastrl.replay.sampler import PrioritizedSampler, UniformSampler
+from fastrl.replay.storage import FieldSpec, RingLayout, Storage
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """What a replay buffer holds and how it samples. Saved in every buffer checkpoint's manifest."""
+
+    capacity: int
+    """transitions held in all, over all env streams (each stream's ring holds capacity / num_envs)"""
+    num_envs: int
+    """env streams: each ``add`` carries one step of each"""
+    obs_shape: tuple[int, ...]
+    """one env's observation shape as the env returns it, e.g. (4, 84, 84) or (17,)"""
+    obs_dtype: str = "float32"
+    """observation dtype (torch name): uint8 for Atari frames"""
+    frame_stack: int = 0
+    """> 0: observations are [frame_stack, H, W] uint8 stacks and only each newest frame is stored"""
+    action_shape: tuple[int, ...] = ()
+    """one env's action shape: () for discrete actions, (A,) for continuous"""
+    action_dtype: str = "int64"
+    """action dtype (torch name)"""
+    n_step: int = 1
+    """steps summed into one transition's return"""
+    gamma: float = 0.99
+    """discount of the n-step return"""
+    prioritized: bool = False
+    """proportional prioritized replay (sum tree) instead of uniform sampling"""
+    alpha: float = 0.6
+    """priority exponent: p = (|td| + eps) ** alpha"""
+    beta_start: float = 0.4
+    """importance-sampling exponent at the first batch"""
+    beta_end: float = 1.0
+    """importance-sampling exponent after beta_steps batches"""
+    beta_steps: int = 0
+    """batches over which beta goes linearly from beta_start to beta_end (0: beta_end throughout)"""
+    priority_eps: float = 1e-6
+    """added to |td| so that no transition gets priority 0"""
+    start_fill: Literal["repeat", "zero"] = "repeat"
+    """stack positions before an episode's first frame: repeat that frame (as envpool does) or zero"""
+    checks: bool = True
+    """validate inputs and batch sizes (on CUDA some checks wait for the device)"""
+    debug: bool = False
+    """poison-fill the storage at construction, so that reads of never-written memory show"""
+
+    def __post_init__(self):
+        def positive(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ReplayConfig.{name} must be a positive int, got {value!r}")
+        for name in ("capacity", "num_envs", "n_step"):
+            positive(name)
+        object.__setattr__(self, "obs_shape", tuple(int(d) for d in self.obs_shape))
+        object.__setattr__(self, "action_shape", tuple(int(d) for d in self.action_shape))
+        for name in ("obs_dtype", "action_dtype"):
+            _dtype(getattr(self, name), f"ReplayConfig.{name}")
+        if self.frame_stack:
+            if (len(self.obs_shape) != 3 or self.obs_shape[0] != self.frame_stack
+                    or self.obs_dtype != "uint8"):
+                raise ValueError(f"ReplayConfig: frame_stack={self.frame_stack} needs uint8 observations of shape "
+                                 f"[{self.frame_stack}, H, W]; got obs_shape={self.obs_shape}, "
+                                 f"obs_dtype={self.obs_dtype}")
+        if self.start_fill not in ("repeat", "zero"):
+            raise ValueError(f"ReplayConfig.start_fill must be 'repeat' or 'zero', got {self.start_fill!r}")
+        if not (self.alpha >= 0 and self.priority_eps > 0 and self.beta_steps >= 0):
+            raise ValueError(f"ReplayConfig: need alpha >= 0, priority_eps > 0, beta_steps >= 0; got "
+                             f"alpha={self.alpha}, priority_eps={self.priority_eps}, beta_steps={self.beta_steps}")
+        per_env, pad = self.per_env, max(self.frame_stack - 1, 0)
+        least = self.n_step + pad + 2
+        if per_env < least:
+            raise ValueError(f"ReplayConfig: capacity {self.capacity} gives each of the {self.num_envs} env streams "
+                             f"{per_env} slots; n_step={self.n_step} and frame_stack={self.frame_stack} need at "
+                             f"least {least} per stream (capacity >= {least * self.num_envs})")
+
+    @property
+    def per_env(self) -> int:
+        return -(-self.capacity // self.num_envs)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ReplayConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ValueError(f"replay config has unknown fields {unknown}")
+        return cls(**data)
+
+
+class Batch(NamedTuple):
+    """A sampled batch; every tensor on the buffer's device, first dimension B."""
+
+    obs: torch.Tensor       #: s_t
+    action: torch.Tensor    #: a_t
+    reward: torch.Tensor    #: float32: the n-step discounted reward sum
+    discount: torch.Tensor  #: float32: gamma^n' (0 where the episode terminated): target = reward + discount * V(s')
+    next_obs: torch.Tensor  #: s_{t+n'}
+    weights: torch.Tensor   #: float32 importance weights (1 for uniform sampling)
+    indices: torch.Tensor   #: int64 slots, for update_priorities
+
+
+class ReplayBuffer:
+    """Transitions of ``num_envs`` env streams on one device; see the module docstring for the protocol."""
+
+    def __init__(self, config: ReplayConfig, device: torch.device | str = "cpu", backend: str | None = None,
+                 engine: str | None = None):
+        """``backend`` forces the sum tree's backend (prioritized only); ``engine`` the buffer's own engine:
+        ``numba`` (the CPU default) or ``torch`` (any device; the CUDA one)."""
+        self.config = config
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        self.stack = config.frame_stack
+        self.obs_dtype = _dtype(config.obs_dtype, "obs_dtype")
+        self.action_dtype = _dtype(config.action_dtype, "action_dtype")
+        self.layout = RingLayout(config.num_envs, config.per_env, max(self.stack - 1, 0))
+        specs = _field_specs(config, self.obs_dtype, self.action_dtype)
+        num_slots = self.layout.num_slots
+        extra = self.bytes_needed(config) - Storage.bytes_needed(specs, self.layout)
+        self.storage = Storage(specs, self.layout, self.device, extra_bytes=extra, debug=config.debug)
+        if config.prioritized:
+            self.sampler = PrioritizedSampler(num_slots, self.device, config.alpha, config.beta_start,
+                                              config.beta_end, config.beta_steps, config.priority_eps, backend)
+        else:
+            self.sampler = UniformSampler()
+        self.writer = NStepWriter(config.num_envs, config.n_step, config.gamma, self.device)
+        self.storage["valid"].zero_()  # nothing is sampleable yet (in debug mode too)
+        if self.stack and not config.debug:
+            self.storage["first"].zero_()
+        #: per stream: steps since its episode's first frame, capped at stack - 1 (frame storage)
+        self.start_distance = torch.zeros(config.num_envs, dtype=torch.uint8, device=self.device)
+        self.num_valid = torch.zeros(1, dtype=torch.int64, device=self.device)  #: valid transitions (device)
+        self.steps = 0  #: add calls so far; the next observation goes to ring position steps % per_env
+        self.engine = _make_engine(engine, self)
+
+    # ------------------------------------------------------------------------------------------- size
+    @staticmethod
+    def bytes_needed(config: ReplayConfig) -> int:
+        """Bytes a buffer of ``config`` allocates on its device (what the memory check asks for)."""
+        layout = RingLayout(config.num_envs, config.per_env, max(config.frame_stack - 1, 0))
+        specs = _field_specs(config, _dtype(config.obs_dtype, "obs_dtype"), _dtype(config.action_dtype, "action_dtype"))
+        sampler = PrioritizedSampler.bytes_needed(layout.num_slots) if config.prioritized else 0
+        return Storage.bytes_needed(specs, layout) + sampler + NStepWriter.bytes_needed(config.num_envs, config.n_step)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this buffer holds on its device (storage, sampler, n-step state)."""
+        return self.storage.nbytes + self.sampler.nbytes + self.writer.nbytes
+
+    @property
+    def written(self) -> int:
+        """Ring positions written per stream (all of them once the ring has wrapped)."""
+        return min(self.steps, self.layout.per_env)
+
+    def __len__(self) -> int:
+        """Valid (sampleable) transitions. Reads a device value: a sync on CUDA."""
+        return int(self.num_valid)
+
+    def __repr__(self) -> str:
+        kind = f"frames stored once (stack {self.stack})" if self.stack else f"obs {self.config.obs_shape}"
+        return (f"ReplayBuffer(capacity={self.config.capacity:,}, num_envs={self.config.num_envs}, {kind}, "
+                f"n_step={self.config.n_step}, {self.sampler.kind}, {format_bytes(self.nbytes)} on {self.device})")
+
+    # ------------------------------------------------------------------------------------------- add
+    def add(self, obs, action=None, reward=None, terminated=None, truncated=None) -> None:
+        """Store one step of every env stream, exactly as the env returned it.
+
+        Call it with ``obs`` alone after ``env.reset()`` (every stream starts an episode; transitions still
+        pending are dropped), then after every ``env.step(action)`` with the action sent and what came back:
+        ``obs`` [N, *obs_shape], ``action`` [N, *action_shape], ``reward`` [N] float, ``terminated`` and
+        ``truncated`` [N] bool. Tensors on any device, or numpy arrays.
+
+        Next-step autoreset is handled here: where a stream's previous step was done, this step is the env's
+        autoreset: its action and reward are ignored and its observation starts a new episode. The done
+        step's own observation (terminal or truncation observation) is kept as the s' of the transitions that
+        end there, and never sampled as an s.
+        """
+        cfg = self.config
+        obs = self._input("obs", obs, (cfg.num_envs, *cfg.obs_shape), (self.obs_dtype,))
+        step, position = self.steps, self.steps % self.layout.per_env
+        restart = action is None
+        if restart:
+            if any(x is not None for x in (reward, terminated, truncated)):
+                raise ValueError("add: pass obs alone (after env.reset()) or all of obs, action, reward, "
+                                 "terminated, truncated (after env.step())")
+        else:
+            if step == 0:
+                raise ValueError("add: the first call after construction takes the observation of env.reset() "
+                                 "alone (there is no action before it)")
+            action = self._action(action)
+            reward = self._input("reward", reward, (cfg.num_envs,), _FLOATS)
+            if reward.dtype not in (torch.float32, torch.float64):
+                reward = reward.to(torch.float32)
+            terminated = self._input("terminated", terminated, (cfg.num_envs,), (torch.bool,))
+            truncated = self._input("truncated", truncated, (cfg.num_envs,), (torch.bool,))
+            if cfg.checks and cfg.debug:
+                _check_finite("reward", reward)
+        self.engine.add(restart, step, position, obs, action, reward, terminated, truncated)
+        self.steps = step + 1
+
+    # ------------------------------------------------------------------------------------------- sample
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> Batch:
+        """A batch of ``batch`` transitions (with replacement), drawn by the buffer's sampler.
+
+        ``generator`` (on the buffer's device) makes the draw reproducible.
+        """
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"sample: batch must be a positive int, got {batch!r}")
+        written = self.written * self.config.num_envs
+        if batch > written or (self.config.checks and batch > int(self.num_valid)):
+            raise ValueError(f"sample: batch {batch} is larger than the {int(self.num_valid)} valid transitions "
+                             f"held ({self.steps} steps of {self.config.num_envs} envs added; a transition "
+                             f"becomes valid once its {self.config.n_step}-step return is complete)")
+        if generator is not None and generator.device != self.device:
+            raise ValueError(f"sample: the generator is on {generator.device}, the buffer on {self.device}")
+        if self.sampler.kind == "prioritized":
+            slots, weights = self.sampler.sample(batch, generator)
+        else:
+            slots, weights = self.engine.draw_uniform(batch, generator), None
+        return self.get(slots, weights)
+
+    def get(self, slots: torch.Tensor, weights: torch.Tensor | None = None) -> Batch:
+        """The transitions stored at ``slots`` (valid ones: as drawn by ``sample``); weights 1 if not given."""
+        obs, next_obs, action, reward, discount = self.engine.gather(slots)
+        if weights is None:
+            weights = torch.ones(slots.numel(), dtype=torch.float32, device=self.device)
+        return Batch(obs, action, reward, discount, next_obs, weights, slots)
+
+    # ------------------------------------------------------------------------------------------- priorities
+    def update_priorities(self, indices: torch.Tensor, abs_td: torch.Tensor) -> None:
+        """Set the priorities of the transitions at ``indices`` (a batch's) from their |TD errors|, in one call.
+
+        The priority becomes ``(abs_td + priority_eps) ** alpha``. NaN, infinite or negative values raise
+        ``ValueError`` naming the entry (when ``checks`` is on).
+        """
+        if self.sampler.kind != "prioritized":
+            raise TypeError("update_priorities: this buffer samples uniformly (ReplayConfig.prioritized=False)")
+        if not isinstance(indices, torch.Tensor) or indices.dtype != torch.int64 or indices.dim() != 1:
+            raise ValueError(f"update_priorities: indices must be an int64 [B] tensor (Batch.indices), got "
+                             f"{_describe(indices)}")
+        abs_td = torch.as_tensor(abs_td)
+        if abs_td.shape != indices.shape or not abs_td.dtype.is_floating_point:
+            raise ValueError(f"update_priorities: abs_td must be a float tensor of shape {tuple(indices.shape)} "
+                             f"(one per index), got {_describe(abs_td)}")
+        indices = indices.to(self.device)
+        abs_td = abs_td.detach().to(self.device)
+        if abs_td.dtype not in (torch.float32, torch.float64):
+            abs_td = abs_td.to(torch.float32)
+        if self.config.checks and indices.numel() and self.device.type != "cpu":  # the CPU path checks in its kernel
+            low, high = torch.stack(torch.aminmax(indices)).tolist()  # one device sync for both
+            if low < 0 or high >= self.layout.num_slots:
+                k = int(torch.nonzero((indices < 0) | (indices >= self.layout.num_slots))[0, 0])
+                raise ValueError(f"update_priorities: indices[{k}] = {int(indices[k])} is not a slot of this "
+                                 f"buffer [0, {self.layout.num_slots})")
+        self.sampler.update(indices, abs_td, self.storage["valid"], self.config.checks)
+
+    # ------------------------------------------------------------------------------------------- state
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """(tensors, meta): everything a resumed run needs, for ``persist.save``."""
+        tensors = {f"storage.{k}": v for k, v in self.storage.tensors.items()}
+        tensors.update({f"writer.{k}": v for k, v in self.writer.state().items()})
+        sampler_tensors, sampler_meta = self.sampler.state()
+        tensors.update({f"sampler.{k}": v for k, v in sampler_tensors.items()})
+        tensors["buffer.num_valid"] = self.num_valid
+        tensors["buffer.start_distance"] = self.start_distance
+        meta = {"steps": self.steps, "sampler": {"kind": self.sampler.kind, **sampler_meta}}
+        return tensors, meta
+
+    def save(self, path, shard_bytes: int = 256 << 20):
+        """Write the whole buffer to the directory ``path`` (see ``persist.py``)."""
+        from fastrl.replay.persist import save
+
+        return save(self, path, shard_bytes)
+
+    @staticmethod
+    def load(path, device: torch.device | str = "cpu", expect: ReplayConfig | None = None) -> ReplayBuffer:
+        """The buffer saved in ``path``, on ``device`` (see ``persist.py``)."""
+        from fastrl.replay.persist import load
+
+        return load(path, device, expect)
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        """Restore what ``state`` returned (shapes and dtypes already verified by ``persist.load``)."""
+        for name, t in self.storage.tensors.items():
+            source = tensors[f"storage.{name}"]
+            if source is not t:  # persist.load fills the storage tensors in place
+                t.copy_(source)
+        self.writer.load_state({k[len("writer."):]: v for k, v in tensors.items() if k.startswith("writer.")})
+        self.sampler.load_state({k[len("sampler."):]: v for k, v in tensors.items() if k.startswith("sampler.")},
+                                meta["sampler"])
+        self.num_valid.copy_(tensors["buffer.num_valid"])
+        self.start_distance.copy_(tensors["buffer.start_distance"])
+        self.steps = int(meta["steps"])
+
+    # ------------------------------------------------------------------------------------------- inputs
+    def _input(self, name: str, value, shape: tuple[int, ...], dtypes: tuple[torch.dtype, ...]) -> torch.Tensor:
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(value)
+        elif not isinstance(value, torch.Tensor):
+            raise TypeError(f"add: {name} must be a torch tensor or numpy array, got {type(value).__name__}")
+        if value.shape != shape:
+            raise ValueError(f"add: {name} has shape {tuple(value.shape)}, expected {shape} "
+                             f"(num_envs={self.config.num_envs}{_shape_hint(name, self.config)})")
+        if value.dtype not in dtypes:
+            want = " or ".join(str(d) for d in dtypes)
+            raise TypeError(f"add: {name} has dtype {value.dtype}, expected {want}")
+        return value if value.device == self.device else value.to(self.device, non_blocking=True)
+
+    def _action(self, action) -> torch.Tensor:
+        cfg = self.config
+        if self.action_dtype.is_floating_point:
+            allowed = _FLOATS
+        else:
+            allowed = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+        action = self._input("action", action, (cfg.num_envs, *cfg.action_shape), allowed)
+        if cfg.checks and cfg.debug and action.dtype.is_floating_point:
+            _check_finite("action", action)
+        if action.dtype == self.action_dtype or (self.engine.name == "numba" and action.dtype in _NUMBA_DTYPES):
+            return action  # the CPU kernel casts as it stores
+        return action.to(self.action_dtype)
+
+
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: dtypes the CPU engine's kernels take (numpy equivalents that numba compiles for)
+_NUMBA_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float32, torch.float64,
+                 torch.bool)
+
+
+def _field_specs(config: ReplayConfig, obs_dtype: torch.dtype, action_dtype: torch.dtype) -> list[FieldSpec]:
+    specs = []
+    if config.frame_stack:
+        specs += [FieldSpec("frames", config.obs_shape[1:], torch.uint8, mirrored=True),
+                  FieldSpec("first", (), torch.bool, mirrored=True),
+                  FieldSpec("start_distance", (), torch.uint8)]
+    else:
+        specs.append(FieldSpec("obs", config.obs_shape, obs_dtype))
+    specs += [FieldSpec("action", config.action_shape, action_dtype),
+              FieldSpec("reward", (), torch.float32, spare=True),
+              FieldSpec("discount", (), torch.float32, spare=True),
+              FieldSpec("horizon", (), torch.uint8, spare=True),
+              FieldSpec("valid", (), torch.bool, spare=True)]
+    return specs
+
+
+def _make_engine(name: str | None, buffer: ReplayBuffer):
+    """numba on the CPU where numba imports and the dtypes have numpy equivalents; torch otherwise."""
+    from fastrl.replay.torch_engine import TorchEngine
+
+    if name not in (None, "numba", "torch"):
+        raise ValueError(f"engine must be 'numba', 'torch' or None (automatic), got {name!r}")
+    numpy_dtypes = buffer.obs_dtype in _NUMBA_DTYPES and buffer.action_dtype in _NUMBA_DTYPES
+    if name is None:
+        name = "numba" if buffer.device.type == "cpu" and numpy_dtypes and _numba_imports() else "torch"
+    if name == "numba":
+        if buffer.device.type != "cpu" or not numpy_dtypes:
+            raise ValueError(f"engine 'numba' needs a CPU buffer of dtypes {_NUMBA_DTYPES} (device {buffer.device}, "
+                             f"obs {buffer.obs_dtype}, action {buffer.action_dtype})")
+        from fastrl.replay.cpu import NumbaEngine
+
+        return NumbaEngine(buffer)
+    return TorchEngine(buffer)
+
+
+def _numba_imports() -> bool:
+    try:
+        import numba  # noqa: F401
+    except Exception:  # a compiled extension can fail to import in many ways
+        return False
+    return True
+
+
+def _dtype(name: str, what: str) -> torch.dtype:
+    dtype = getattr(torch, str(name), None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"{what}: {name!r} is not a torch dtype name (e.g. 'uint8', 'float32', 'int64')")
+    return dtype
+
+
+def _describe(x) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"dtype {x.dtype}, shape {tuple(x.shape)}"
+    return type(x).__name__
+
+
+def _shape_hint(name: str, config: ReplayConfig) -> str:
+    if name == "obs":
+        return f", obs_shape={config.obs_shape}"
+    if name == "action":
+        return f", action_shape={config.action_shape}"
+    return ""
+
+
+def _check_finite(name: str, value: torch.Tensor) -> None:
+    bad = ~torch.isfinite(value.reshape(value.shape[0], -1)).all(1)
+    if bool(bad.any()):
+        env = int(torch.nonzero(bad)[0, 0])
+        raise ValueError(f"add: {name} of env {env} is not finite: {value[env].tolist()}")

@@ -1,0 +1,142 @@
+"""Which stored transitions a batch holds: uniformly over the valid ones, or in proportion to priority.
+
+Both samplers draw slots of the buffer's flat slot space and see only transitions the buffer marked valid
+(finished n-step transitions whose stacks are intact; see ``buffer.py``).
+
+- ``UniformSampler``: rejection sampling, done by the buffer's engine. Candidates are drawn uniformly over
+  the slots written so far; the first ``batch`` valid ones are kept, which is exactly uniform over the valid
+  transitions (with replacement). Invalid slots are rare (an episode's terminal observation, transitions
+  whose n steps are not complete yet, the oldest ``stack - 1`` positions), so one round nearly always
+  suffices; counting the accepted candidates is a device sync on CUDA.
+- ``PrioritizedSampler``: Schaul et al.'s proportional prioritization through ``ops.sumtree``. A leaf holds
+  ``p_i = (|td_i| + eps) ** alpha`` (0 for slots that are not valid transitions); new transitions enter at
+  the running maximum of the priorities ever set, so each is seen at least once soon; importance weights
+  ``w_i = (N P(i)) ** -beta / max_j w_j``, where the maximum weight is that of the smallest priority in the
+  tree, so ``w_i = (p_min / p_i) ** beta`` (N and the total cancel). beta goes linearly from ``beta_start``
+  to ``beta_end`` over ``beta_steps`` batches. Sampling and the buffer's writes wait for nothing on CUDA.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fastrl.ops.sumtree import SumTree
+
+
+class UniformSampler:
+    """No state: the buffer's engine draws uniformly over the valid slots (rejection, see above)."""
+
+    kind = "uniform"
+    nbytes = 0
+
+    def written(self, slots: torch.Tensor, fresh: torch.Tensor) -> None:
+        """The buffer rewrote ``slots``; nothing to do without priorities."""
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        return {}, {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        pass
+
+
+class PrioritizedSampler:
+    kind = "prioritized"
+
+    def __init__(self, num_slots: int, device: torch.device, alpha: float, beta_start: float, beta_end: float,
+                 beta_steps: int, eps: float, backend: str | None = None):
+        self.device = device
+        self.alpha, self.eps = alpha, eps
+        self.beta_start, self.beta_end, self.beta_steps = beta_start, beta_end, beta_steps
+        self.tree = SumTree(num_slots, device=device, backend=backend)
+        #: the largest priority set so far (already raised to alpha): what new transitions enter with
+        self.max_priority = torch.ones((), dtype=torch.float64, device=device)
+        self.batches = 0  #: batches drawn so far (beta's schedule)
+        self._cpu = self._check = device.type == "cpu"  # validating costs a device sync on CUDA
+
+    @staticmethod
+    def bytes_needed(num_slots: int) -> int:
+        leaves = 1 << max(0, (num_slots - 1).bit_length())
+        return 2 * leaves * 2 * 8 + num_slots * 4  # (sum, min) float64 per node + the owner claims
+
+    @property
+    def nbytes(self) -> int:
+        return self.bytes_needed(self.tree.capacity)
+
+    @property
+    def beta(self) -> float:
+        if self.beta_steps <= 0:
+            return self.beta_end
+        frac = min(1.0, self.batches / self.beta_steps)
+        return self.beta_start + frac * (self.beta_end - self.beta_start)
+
+    def written(self, slots: torch.Tensor, fresh: torch.Tensor) -> None:
+        """Slots the buffer rewrote: fresh transitions enter at the maximum priority, the rest at 0."""
+        if self._cpu:
+            from fastrl.replay.cpu import entry_priorities
+
+            priorities = np.empty(slots.shape[0], dtype=np.float64)
+            entry_priorities(fresh.numpy(), float(self.max_priority), priorities)
+            self.tree.update(slots, torch.from_numpy(priorities))
+            return
+        self.tree.update(slots, torch.where(fresh, self.max_priority, 0.0), check=False)
+
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(slots [batch], importance weights float32 [batch], the largest possible weight being 1)."""
+        slots, priorities = self.tree.sample(batch, generator, check=self._check)
+        beta = self.beta
+        self.batches += 1
+        if self._cpu:  # numpy: a few microseconds less per op than torch on the CPU
+            weights = (self.tree.min().numpy() / priorities.numpy()) ** beta
+            return slots, torch.from_numpy(weights.astype(np.float32))
+        return slots, torch.pow(self.tree.min() / priorities, beta).to(torch.float32)
+
+    def update(self, slots: torch.Tensor, abs_td: torch.Tensor, valid: torch.Tensor, check: bool) -> None:
+        """Set the priorities of ``slots`` from the learner's |TD errors| (one call for the whole batch).
+
+        Slots that stopped being valid transitions since they were drawn (overwritten) keep priority 0.
+        ``check`` verifies that every |TD| is finite and >= 0 (a device sync on CUDA).
+        """
+        if self._cpu:
+            from fastrl.replay.cpu import priorities_from_td
+
+            priorities = np.empty(slots.shape[0], dtype=np.float64)
+            bad, largest = priorities_from_td(slots.numpy(), abs_td.numpy(), valid.numpy(), self.tree.capacity,
+                                              self.eps, self.alpha, priorities)
+            if bad < slots.shape[0]:
+                _raise_bad_entry(bad, slots, abs_td, self.tree.capacity)
+            self.tree.update(slots, torch.from_numpy(priorities))
+            if largest > float(self.max_priority):
+                self.max_priority.fill_(largest)
+            return
+        if check:
+            bad = ~torch.isfinite(abs_td) | (abs_td < 0)
+            if bool(bad.any()):
+                _raise_bad_entry(int(torch.nonzero(bad)[0, 0]), slots, abs_td, self.tree.capacity)
+        priorities = torch.pow(abs_td.to(torch.float64) + self.eps, self.alpha)
+        priorities = torch.where(valid[slots], priorities, 0.0)
+        self.tree.update(slots, priorities, check=False)
+        torch.maximum(self.max_priority, priorities.max(), out=self.max_priority)
+
+    def leaf_priorities(self) -> torch.Tensor:
+        """float64 [num_slots] view of every slot's priority."""
+        offset = self.tree.leaf_offset
+        return self.tree.sums[offset: offset + self.tree.capacity]
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        return ({"priorities": self.leaf_priorities(), "max_priority": self.max_priority.reshape(1)},
+                {"batches": self.batches, "alpha": self.alpha, "eps": self.eps})
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        priorities = tensors["priorities"].to(self.device, torch.float64)
+        slots = torch.arange(priorities.numel(), dtype=torch.int64, device=self.device)
+        self.tree.update(slots, priorities)
+        self.max_priority.copy_(tensors["max_priority"].reshape(()))
+        self.batches = int(meta["batches"])
+
+
+def _raise_bad_entry(k: int, slots: torch.Tensor, abs_td: torch.Tensor, num_slots: int):
+    slot = int(slots[k])
+    if not 0 <= slot < num_slots:
+        raise ValueError(f"update_priorities: indices[{k}] = {slot} is not a slot of this buffer [0, {num_slots})")
+    raise ValueError(f"update_priorities: abs_td[{k}] = {float(abs_td[k])} (for slot {slot}) must be finite and >= 0")

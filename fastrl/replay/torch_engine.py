@@ -1,0 +1,99 @@
+"""The buffer's torch engine: ``add``, uniform draws and the batch gather as torch ops on any device.
+
+This is the engine on CUDA: every op is launched asynchronously and none reads a device value, so an
+``add`` or a ``sample`` never waits for the GPU. Masked writes (transitions not finished yet) go to the
+storage's spare slot instead of being compacted, and the sampler's priorities are rewritten for a fixed set
+of slots per call, for the same reason. On the CPU ``cpu.NumbaEngine`` does the same work in one compiled
+call; the tests hold the two to identical results.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from fastrl.replay.frames import gather_stacks
+from fastrl.replay.nstep import Finished
+
+
+class TorchEngine:
+    name = "torch"
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+        self.storage, self.layout, self.writer = buffer.storage, buffer.layout, buffer.writer
+        device = buffer.device
+        self.bases = self.layout.bases(device)
+        self.dump = self.layout.num_slots  # the spare slot of masked writes
+        self.behind = torch.arange(1, self.layout.pad + 1, dtype=torch.int64, device=device)
+
+    def add(self, restart: bool, step: int, position: int, obs, action, reward, terminated, truncated) -> None:
+        buffer, storage, layout = self.buffer, self.storage, self.layout
+        if restart:
+            finished = self.writer.restart(step)
+        else:
+            finished = self.writer.step(step, reward, terminated, truncated)
+            storage["action"][self.bases + (position - 1) % layout.per_env] = action
+        self._write(position, obs, finished, buffer)
+
+    def _write(self, position: int, obs: torch.Tensor, finished: Finished, buffer) -> None:
+        storage, layout, bases = self.storage, self.layout, self.bases
+        valid = storage["valid"]
+        # Finished transitions: written at their start slots; masked-out lanes land in the spare slot.
+        lanes = bases[:, None] + torch.remainder(position - finished.age, layout.per_env)[None, :]
+        target = torch.where(finished.closed, lanes, self.dump)
+        storage["reward"][target] = finished.returns
+        storage["discount"][target] = finished.discount
+        storage["horizon"][target] = finished.age.to(torch.uint8).expand_as(target)
+        valid[target] = True
+        # The new observation's slot (the ring's oldest) and, for stacks, the next stack - 1 positions,
+        # whose stacks would now reach the newest frame, stop being valid transitions.
+        fresh = bases + position
+        cleared = fresh[:, None]
+        if layout.pad:
+            cleared = torch.cat((cleared, bases[:, None] + torch.remainder(position + self.behind, layout.per_env)), 1)
+        cleared = cleared.reshape(-1)
+        buffer.num_valid += finished.closed.sum() - valid[cleared].sum()
+        valid[cleared] = False
+        if buffer.stack:
+            storage.write_position("frames", bases, position, obs[:, -1])
+            storage.write_position("first", bases, position, finished.episode_start)
+            distance = buffer.start_distance
+            distance.copy_(torch.where(finished.episode_start, 0, torch.clamp(distance + 1, max=buffer.stack - 1)))
+            storage["start_distance"][fresh] = distance
+        else:
+            storage["obs"][fresh] = obs
+        if buffer.sampler.kind == "prioritized":
+            # A fixed set of slots per call: unfinished lanes point at the new slot, which gets 0 anyway.
+            slots = torch.cat((torch.where(finished.closed, lanes, fresh[:, None]).reshape(-1), cleared))
+            is_new = torch.cat((finished.closed.reshape(-1), torch.zeros_like(cleared, dtype=torch.bool)))
+            buffer.sampler.written(slots, is_new)
+
+    def draw_uniform(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``batch`` valid slots, uniform over the valid transitions (rejection; see ``sampler.py``)."""
+        buffer, layout = self.buffer, self.layout
+        written, valid = buffer.written, self.storage["valid"]
+        total = written * layout.num_envs
+        accepted, need = [], batch
+        while need > 0:
+            u = torch.rand(need + need // 8 + 16, generator=generator, dtype=torch.float64, device=buffer.device)
+            r = (u * total).to(torch.int64)
+            env = torch.div(r, written, rounding_mode="floor")
+            candidates = env * layout.row + layout.pad + (r - env * written)
+            keep = candidates[valid[candidates]][:need]  # counting the kept ones reads the device
+            accepted.append(keep)
+            need -= keep.numel()
+        return accepted[0] if len(accepted) == 1 else torch.cat(accepted)
+
+    def gather(self, slots: torch.Tensor):
+        """(obs, next_obs, action, reward, discount) of the transitions at ``slots``."""
+        buffer, storage = self.buffer, self.storage
+        horizon = storage["horizon"][slots].to(torch.int64)
+        both = torch.cat((slots, self.layout.advance(slots, horizon)))
+        if buffer.stack:
+            stacks = gather_stacks(storage["frames"], storage["first"], storage["start_distance"], both,
+                                   buffer.stack, buffer.config.start_fill)
+        else:
+            stacks = storage["obs"].index_select(0, both)
+        batch = slots.numel()
+        return (stacks[:batch], stacks[batch:], storage["action"][slots], storage["reward"][slots],
+                storage["discount"][slots])
