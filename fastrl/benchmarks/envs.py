@@ -159,9 +159,7 @@ def wrapped_loop(backend: str, env_id: str, num_envs: int, batch_size: int, thre
         pool = [a.long() for a in pool]
     env.reset()
     if env.is_async:
-        pool = [a[:batch_size] for a in pool]
-        env_ids = torch.arange(batch_size)
-        env.send(pool[0], env_ids)
+        pool = [a[:batch_size] for a in pool]  # the first recv() calls deliver the reset observations
 
         def body(i: int) -> int:
             out = env.recv()

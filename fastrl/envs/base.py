@@ -6,26 +6,41 @@ Conventions (shared by every backend, so a learner is written once):
   ``num_envs`` envs. Async backends also offer ``send(actions, env_ids)`` / ``recv() -> (obs, reward,
   terminated, truncated, env_ids, info)``, acting on ``batch_size`` envs at a time (``batch_size <
   num_envs``): the envs in ``env_ids`` step in the background while the caller works on another batch.
+  In async mode ``reset()`` starts a reset of every env and returns None; each env's first observation
+  then arrives through ``recv()`` like any other step (reward 0, both flags False), ``batch_size`` at a time.
+  ``step()`` is for sync mode only; where a backend has ``send``/``recv`` (envpool, ale) they also work in
+  sync mode, all envs in one batch.
 - Tensors live on ``device``: ``obs`` keeps the observation space's dtype, except that float64 becomes
   float32 (uint8 frames stay uint8); ``reward`` float32; ``terminated`` and ``truncated`` bool; ``env_ids``
   int64. Actions are accepted as torch tensors (any device) or numpy arrays.
+- **Returned tensors stay valid through the next step** (a learner may keep ``obs`` while it steps to
+  ``next_obs``); an adapter may hand out its own preallocated buffers in turn (native envs, and every
+  backend on CUDA), so copy a tensor to keep it longer.
 - **Autoreset is next-step** (envpool's and gymnasium's default): after a step that returns
   ``terminated | truncated`` for env i, the *next* step of env i ignores its action and returns the first
   observation of a new episode, with reward 0 and both flags False. A learner that stores transitions skips
-  the one that starts at a done step.
+  the one that starts at a done step. One exception, from the engine: with ``episodic_life=True`` on the
+  ``ale`` and ``gymnasium`` backends a life loss sets ``terminated`` but the game goes on, so the next step
+  applies its action (envpool, instead, spends that step on its life-loss reset).
 - ``info`` holds per-env episode statistics of the *full game*, also when episodic life is on:
   ``episode_end`` (bool: a full game ended at this step), ``episode_return`` (float32: its undiscounted,
-  unclipped return) and ``episode_length`` (int32: its length in agent steps); the last two are valid where
-  ``episode_end`` is True. Backends may add more keys (``lives`` for Atari).
+  unclipped return) and ``episode_length`` (int32: its length in agent steps, autoreset steps not counted);
+  the last two are valid where ``episode_end`` is True. Backends may add more keys (``lives`` for Atari).
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import os
 from typing import Any, NamedTuple
 
 import gymnasium
 import numpy as np
 import torch
+
+from fastrl.envs._transfer import ToDevice, actions_to_host
+from fastrl.envs.checks import check_action_batch
 
 
 class Step(NamedTuple):
@@ -70,7 +85,8 @@ class VecEnv:
     def action_space(self) -> gymnasium.Space:
         return gymnasium.vector.utils.batch_space(self.single_action_space, self.num_envs)
 
-    def reset(self, seed: int | None = None) -> torch.Tensor:
+    def reset(self, seed: int | None = None) -> torch.Tensor | None:
+        """Start a new episode in every env; ``seed`` re-seeds (env i gets ``seed + i``), None goes on."""
         raise NotImplementedError
 
     def step(self, actions: torch.Tensor | np.ndarray) -> Step:
@@ -106,21 +122,379 @@ def torch_dtype(space: gymnasium.Space) -> torch.dtype:
     return torch.from_numpy(np.zeros((), dtype=dtype)).dtype
 
 
-class EpisodeTracker:
-    """Full-game return and length per env, for engines that report only per-step rewards.
+def cpu_cores() -> int:
+    """Cores this process may run on (the default thread count of the C++ engines)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
-    Fed the raw (unclipped) reward and a game-over flag per stepped env, it returns the ``episode_end``,
-    ``episode_return`` and ``episode_length`` arrays for those envs, and restarts the counters of the envs
-    whose game ended.
+
+def take_options(options: dict[str, Any], defaults: dict[str, Any], where: str) -> dict[str, Any]:
+    """``defaults`` updated with ``options``; an unknown name raises ``ValueError`` listing the valid ones."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        hints = [f"{name!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+            name, defaults, n=1)) else repr(name) for name in unknown]
+        raise ValueError(f"{where}: unknown option(s) {', '.join(hints)}; valid options: "
+                         f"{', '.join(sorted(defaults))}")
+    return {**defaults, **options}
+
+
+def threads_and_batch(num_envs: int, num_threads: int | None, batch_size: int | None,
+                      where: str) -> tuple[int, int]:
+    """Resolve the C++ engines' ``num_threads`` (default: one per env, at most one per core) and
+    ``batch_size`` (default ``num_envs``: sync), raising ``ValueError`` on values they would misuse."""
+    num_threads = min(num_envs, cpu_cores()) if num_threads is None else num_threads
+    batch_size = num_envs if batch_size is None else batch_size
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"{where}: num_threads={num_threads!r}; expected a positive integer")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= num_envs:
+        raise ValueError(f"{where}: batch_size={batch_size!r}; expected an integer in [1, num_envs={num_envs}] "
+                         f"(batch_size < num_envs makes the env async)")
+    return num_threads, batch_size
+
+
+#: how an adapter learns of life losses, for ``episodic_life`` (see ``EpisodeTracker``)
+NO_LIVES, LIFE_LOSS_IN_TERMINATED, LIFE_LOSS_ADDED = 0, 1, 2
+
+
+class HostEngineVecEnv(VecEnv):
+    """What the adapters over host engines (envpool, ale-py, gymnasium) share: the actions' way in (checks,
+    conversion to the engine's dtype), the async bookkeeping of which envs are in flight, the step counter
+    named in errors, and each step's way out (flags, full-game statistics, tensors on ``device``).
+
+    A subclass sets the ``VecEnv`` attributes and ``action_dtype`` (the engine's), then calls ``_setup``.
+    The hot path is a handful of calls: right after an engine step the caches are cold and each distinct
+    torch or numpy call costs 10-30 us, so checks, conversions and statistics run in compiled kernels: one
+    for the actions, one for all the outputs of a step.
     """
 
-    def __init__(self, num_envs: int):
+    action_dtype: np.dtype
+
+    def _setup(self, *, lives: bool, life_rule: int = NO_LIVES, resets_on_done: bool = True,
+               clip: bool = False) -> None:
+        """``lives``: the engine reports Atari lives; ``life_rule``, ``resets_on_done``, ``clip``: see
+        ``EpisodeTracker``."""
+        self._where = f"{self.env_id} ({self.backend})"
+        self._steps = 0  # step()/send() calls so far; named in error messages
+        self._started = False  # reset() was called
+        self._tracker = EpisodeTracker(self.num_envs, life_rule=life_rule, resets_on_done=resets_on_done,
+                                       clip=clip)
+        self._in_flight = np.zeros(self.num_envs, dtype=bool)  # sent and not yet received
+        self._num_in_flight = 0
+        self._recv_ids = (None, None)  # the env_ids tensor of the last recv() and its host array
+        space = self.single_action_space
+        self._discrete = isinstance(space, gymnasium.spaces.Discrete)
+        if self._discrete:
+            self._action_range = (int(space.start), int(space.start + space.n - 1))
+        self._action_shape = tuple(space.shape)
+        self._action_size = int(np.prod(self._action_shape, dtype=np.int64))
+        self._action_buffers = [np.zeros((self.batch_size, *self._action_shape), dtype=self.action_dtype)
+                                for _ in range(2)]  # used in turn: the one sent stays intact a step longer
+        self._action_turn = 0
+        obs_shape = tuple(self.single_observation_space.shape)
+        self._obs_dtype = torch_dtype(self.single_observation_space)
+        self._reset_out = ToDevice(self.device, {"obs": ((self.num_envs, *obs_shape), self._obs_dtype)})
+        self._fields = {"obs": (obs_shape, self._obs_dtype), "reward": ((), torch.float32),
+                        "terminated": ((), torch.bool), "truncated": ((), torch.bool),
+                        "episode_end": ((), torch.bool), "episode_return": ((), torch.float32),
+                        "episode_length": ((), torch.int32), "env_ids": ((), torch.int64)}
+        self._has_lives = lives
+        if lives:
+            self._fields["lives"] = ((), torch.int32)
+        self._step_out = self._recv_out = None  # made on first use: on CUDA each holds pinned buffers
+
+    def _outputs(self, n: int) -> ToDevice:
+        return ToDevice(self.device, {name: ((n, *shape), dtype) for name, (shape, dtype) in self._fields.items()})
+
+    # ---- actions in -------------------------------------------------------------------------------------
+
+    def _host_actions(self, actions, env_ids: np.ndarray | None) -> np.ndarray:
+        """Checked (unless ``check_actions`` is off) actions for ``env_ids``, in the engine's dtype, in one of
+        two preallocated buffers. The shape and dtype are checked here, the values by a compiled kernel; the
+        error itself comes from ``checks.check_action_batch``."""
+        expected = self.num_envs if env_ids is None else len(env_ids)
+        host = actions_to_host(actions, self._where)
+        self._action_turn ^= 1
+        out = self._action_buffers[self._action_turn]
+        if not self.check_actions:
+            if host.size != expected * self._action_size:  # the one check that keeps the engine's memory safe
+                raise ValueError(f"{self._where}, step {self._steps}: actions have shape {host.shape}, expected "
+                                 f"{(expected, *self._action_shape)}")
+            np.copyto(out, host.reshape(out.shape), casting="unsafe")
+            return out
+        kind = host.dtype.kind
+        if self._discrete:
+            if host.shape == (expected, 1):
+                host = host[:, 0]
+            if host.shape == out.shape and kind in "iu":
+                bad = _load_discrete_kernel()(host, out, *self._action_range)
+            else:
+                bad = 0  # the shape or dtype is wrong: let the full check say so
+        elif host.shape == out.shape and kind == "f" and host.ndim == 2 and host.dtype.itemsize >= 4:
+            bad = _load_box_kernel()(host, out)
+        elif host.shape == out.shape and kind == "f":  # a Box of more than one axis: the numpy way
+            bad = -1 if np.isfinite(host).all() else 0
+            np.copyto(out, host, casting="unsafe")
+        else:
+            bad = 0
+        if bad >= 0:
+            check_action_batch(host, self.single_action_space, expected, env_ids, self._where, self._steps)
+            raise AssertionError(f"{self._where}: the action kernel refused row {bad}, the check did not")
+        return out
+
+    def _take_env_ids(self, env_ids) -> np.ndarray:
+        """``env_ids`` of a ``send``, after checking that each names an env that is not in flight."""
+        if env_ids is self._recv_ids[0]:  # the tensor the last recv() returned: its host array is at hand
+            ids = self._recv_ids[1]
+        else:
+            ids = actions_to_host(env_ids, self._where)
+        if ids.shape != (self.batch_size,) or ids.dtype.kind not in "iu":
+            raise ValueError(f"{self._where}, step {self._steps}: env_ids have shape {ids.shape} and dtype "
+                             f"{ids.dtype}; expected {self.batch_size} integers (the env_ids of a recv())")
+        status = _claim_kernel()(ids, self._in_flight)  # checks and marks in one compiled pass
+        if status == _OUT_OF_RANGE:
+            raise ValueError(f"{self._where}, step {self._steps}: env_ids {ids.tolist()} are out of range; "
+                             f"expected integers in [0, {self.num_envs - 1}]")
+        if status == _IN_FLIGHT:
+            busy = ids[self._in_flight[ids]].tolist()
+            raise ValueError(f"{self._where}, step {self._steps}: env(s) {busy} are still stepping (sent and not "
+                             f"yet received); send actions only for the env_ids that recv() returned")
+        if status == _REPEATED:
+            raise ValueError(f"{self._where}, step {self._steps}: env_ids {ids.tolist()} repeat an env; "
+                             f"expected each env once")
+        self._num_in_flight += len(ids)
+        return ids
+
+    def _unclaim(self, env_ids: np.ndarray) -> None:
+        """A refused ``send``: its envs are not in flight after all."""
+        _release_kernel()(env_ids, self._in_flight)
+        self._num_in_flight -= len(env_ids)
+
+    def _require_started(self, call: str) -> None:
+        if not self._started:
+            raise RuntimeError(f"{self._where}: {call}() before reset(); call reset() first")
+
+    def _require_sync(self) -> None:
+        if self.is_async:
+            raise RuntimeError(f"{self._where}: step() on an async env (batch_size={self.batch_size} < "
+                               f"num_envs={self.num_envs}); use send(actions, env_ids) and recv()")
+
+    def _mark_reset(self) -> None:
+        """Bookkeeping of a ``reset()``: in async mode every env is now in flight, its first observation due."""
+        self._started = True
+        self._tracker.restart(first_step_is_reset=self.is_async)
+        self._in_flight[:] = self.is_async
+        self._num_in_flight = self.num_envs if self.is_async else 0
+
+    # ---- outputs out ------------------------------------------------------------------------------------
+
+    def _reset_obs(self, obs: np.ndarray) -> torch.Tensor:
+        slot = self._reset_out.next()
+        np.copyto(slot.host["obs"], obs, casting="same_kind")
+        return self._reset_out.ship(slot)["obs"]
+
+    def _deliver(self, obs, reward, terminated, truncated, *, raw_reward, game_flag, lives=None, env_ids=None):
+        """The tensors of one step (``env_ids`` None: all envs in order): see ``EpisodeTracker.finish`` for
+        ``raw_reward`` and ``game_flag``."""
+        if env_ids is None:
+            out = self._step_out or self._make_outputs(False)
+        else:
+            out = self._recv_out or self._make_outputs(True)
+        slot = out.next()
+        host = slot.host
+        zero_copy = out.device.type == "cpu" and obs.dtype == host["obs"].dtype  # the engine's fresh array
+        if not obs.flags.c_contiguous:  # the kernel copies flat; no engine here returns such arrays
+            obs = np.ascontiguousarray(obs)
+        if env_ids is None:
+            self._tracker.finish(self._tracker.all_ids, obs, not zero_copy, reward, raw_reward, terminated,
+                                 truncated, game_flag, lives, None, host)
+        else:  # these envs have landed: no longer in flight
+            self._tracker.finish(env_ids, obs, not zero_copy, reward, raw_reward, terminated, truncated,
+                                 game_flag, lives, self._in_flight, host)
+            self._num_in_flight -= len(env_ids)
+        tensors = out.ship(slot)
+        obs_tensor = torch.from_numpy(obs) if zero_copy else tensors["obs"]
+        info = {"episode_end": tensors["episode_end"], "episode_return": tensors["episode_return"],
+                "episode_length": tensors["episode_length"]}
+        if self._has_lives:
+            info["lives"] = tensors["lives"]
+        if env_ids is None:
+            return Step(obs_tensor, tensors["reward"], tensors["terminated"], tensors["truncated"], info)
+        self._recv_ids = (tensors["env_ids"], env_ids)
+        return AsyncStep(obs_tensor, tensors["reward"], tensors["terminated"], tensors["truncated"],
+                         tensors["env_ids"], info)
+
+    def _make_outputs(self, with_env_ids: bool) -> ToDevice:
+        if with_env_ids:
+            self._recv_out = self._outputs(self.batch_size)
+            return self._recv_out
+        self._step_out = self._outputs(self.num_envs)
+        return self._step_out
+
+
+class EpisodeTracker:
+    """Turns one step's engine arrays into the returned fields, with the full-game statistics.
+
+    Per stepped env: the reward (clipped to [-1, 1] where ``clip``), the flags, the lives, and whether a full
+    game ended (``episode_end``) with its return (of the raw, unclipped reward) and its length. Autoreset steps
+    add nothing to the length (the agent's action is ignored there), and a game's counters start again at the
+    step after it ended. How a game's end is told apart from a life loss (``life_rule``):
+
+    - ``NO_LIVES``: ``game_flag`` marks a game's own end (envpool Atari: its ``info["terminated"]``, also
+      with episodic life; else ``terminated``); truncation ends a game too.
+    - ``LIFE_LOSS_IN_TERMINATED`` (ale-py's ``life_loss_info``): ``terminated`` also marks life losses; a life
+      is lost where the lives drop and some remain (ale-py's own rule), and that is no game over.
+    - ``LIFE_LOSS_ADDED`` (gymnasium): the engine knows no episodic life; a life loss found the same way is
+      added to ``terminated`` here.
+
+    ``resets_on_done``: the engine spends the step after any ``terminated | truncated`` on an autoreset
+    (envpool); else only the step after a game over (ale-py, gymnasium: a life loss does not reset).
+    One compiled call per step, writing straight into the output slot.
+    """
+
+    def __init__(self, num_envs: int, *, life_rule: int = NO_LIVES, resets_on_done: bool = True,
+                 clip: bool = False):
         self.returns = np.zeros(num_envs, dtype=np.float64)
         self.lengths = np.zeros(num_envs, dtype=np.int64)
+        self.resetting = np.zeros(num_envs, dtype=np.bool_)  # the env's next step is an autoreset
+        self.new_game = np.zeros(num_envs, dtype=np.bool_)  # the env's next step starts a new game
+        self.lives = np.zeros(num_envs, dtype=np.int64)  # after each env's last step
+        self.all_ids = np.arange(num_envs, dtype=np.int32)
+        self.life_rule, self.resets_on_done, self.clip = life_rule, resets_on_done, clip
+        self._no_lives = np.zeros(0, dtype=np.int32)
+        self._none = np.zeros(0, dtype=np.bool_)
+        self._kernel = _finish_kernel()
 
-    def update(self, env_ids: np.ndarray, raw_reward: np.ndarray, game_over: np.ndarray, started: np.ndarray):
-        """``started`` marks envs whose step was an autoreset (a new game's first observation)."""
-        self.returns[env_ids] = np.where(started, 0.0, self.returns[env_ids] + raw_reward)
-        self.lengths[env_ids] = np.where(started, 0, self.lengths[env_ids] + 1)
-        ended = game_over.astype(bool)
-        return ended, self.returns[env_ids].astype(np.float32), self.lengths[env_ids].astype(np.int32)
+    def restart(self, first_step_is_reset: bool) -> None:
+        """A ``reset()`` of every env. ``first_step_is_reset``: the reset observations will come through
+        ``finish`` (async engines deliver them with ``recv``), so that step is not counted."""
+        self.returns[:] = 0.0
+        self.lengths[:] = 0
+        self.resetting[:] = first_step_is_reset
+        self.new_game[:] = False
+        self.lives[:] = 0
+
+    def finish(self, ids, obs, copy_obs, reward, raw_reward, terminated, truncated, game_flag, lives, in_flight,
+               out) -> None:
+        """Fill the output slot ``out`` (host arrays by field name) for the envs ``ids``; ``copy_obs``: the
+        observations too (converted to the slot's dtype), else the caller hands ``obs`` over as it is;
+        ``in_flight`` (async): the envs' in-flight marks, cleared here."""
+        no_lives = lives is None
+        self._kernel(ids, obs, out["obs"], copy_obs, self._none if in_flight is None else in_flight, reward,
+                     raw_reward, terminated, truncated, game_flag,
+                     self._no_lives if no_lives else lives, self.life_rule, self.resets_on_done, self.clip,
+                     self.returns, self.lengths, self.resetting, self.new_game, self.lives,
+                     out["reward"], out["terminated"], out["truncated"], out["episode_end"], out["episode_return"],
+                     out["episode_length"], self._no_lives if no_lives else out["lives"], out["env_ids"])
+
+
+# ---- compiled kernels (numba, compiled on first use and cached on disk) ---------------------------------------
+
+
+def _finish(ids, obs, o_obs, copy_obs, in_flight, reward, raw_reward, terminated, truncated, game_flag, lives,
+            life_rule, resets_on_done, clip, returns, lengths, resetting, new_game, last_lives,
+            o_reward, o_terminated, o_truncated, o_end, o_return, o_length, o_lives, o_ids):
+    """The body of ``EpisodeTracker.finish`` (``obs`` and ``o_obs`` are C-contiguous, of the same shape)."""
+    if in_flight.shape[0] > 0:
+        for row in range(ids.shape[0]):
+            in_flight[ids[row]] = False
+    if copy_obs:
+        flat_in, flat_out = obs.reshape(-1), o_obs.reshape(-1)
+        for k in range(flat_in.shape[0]):
+            flat_out[k] = flat_in[k]
+    has_lives = lives.shape[0] > 0
+    for row in range(ids.shape[0]):
+        env = ids[row]
+        term = terminated[row]
+        trunc = truncated[row]
+        if life_rule == NO_LIVES:
+            over = game_flag[row] != 0 or trunc
+        else:
+            lost = lives[row] < last_lives[env] and lives[row] > 0
+            if life_rule == LIFE_LOSS_IN_TERMINATED:
+                over = (term and not lost) or trunc
+            else:  # LIFE_LOSS_ADDED
+                over = term or trunc
+                term = term or lost
+        if has_lives:
+            last_lives[env] = lives[row]
+            o_lives[row] = lives[row]
+        r = reward[row]
+        if clip:
+            r = min(max(r, -1), 1)
+        o_reward[row] = r
+        o_terminated[row] = term
+        o_truncated[row] = trunc
+        o_ids[row] = env
+        if new_game[env]:
+            returns[env] = 0.0
+            lengths[env] = 0
+        returns[env] += raw_reward[row]
+        if not resetting[env]:
+            lengths[env] += 1
+        resetting[env] = (term or trunc) if resets_on_done else over
+        new_game[env] = over
+        o_end[row] = over
+        o_return[row] = returns[env]
+        o_length[row] = lengths[env]
+
+
+def _load_discrete(actions, out, low, high):
+    """Copy integer actions into ``out``; the first row out of [low, high], or -1."""
+    for row in range(actions.shape[0]):
+        value = actions[row]
+        if value < low or value > high:
+            return row
+        out[row] = value
+    return -1
+
+
+def _load_box(actions, out):
+    """Copy (rows, dims) float actions into ``out``; the first row with a NaN or an inf, or -1."""
+    for row in range(actions.shape[0]):
+        for col in range(actions.shape[1]):
+            value = actions[row, col]
+            if not np.isfinite(value):
+                return row
+            out[row, col] = value
+    return -1
+
+
+_OUT_OF_RANGE, _IN_FLIGHT, _REPEATED = 1, 2, 3
+
+
+def _claim(ids, in_flight):
+    """Mark the envs ``ids`` of a ``send`` as in flight; 0 if all could be, else why not (nothing marked)."""
+    n = in_flight.shape[0]
+    for k in range(ids.shape[0]):
+        if ids[k] < 0 or ids[k] >= n:
+            return _OUT_OF_RANGE
+        if in_flight[ids[k]]:
+            return _IN_FLIGHT
+    for k in range(ids.shape[0]):
+        if in_flight[ids[k]]:  # marked a moment ago: the same env twice
+            for j in range(k):
+                in_flight[ids[j]] = False
+            return _REPEATED
+        in_flight[ids[k]] = True
+    return 0
+
+
+def _release(ids, in_flight):
+    for k in range(ids.shape[0]):
+        in_flight[ids[k]] = False
+
+
+def _compiled(function):
+    import numba  # imported on first use: the native backend, which needs none of this, stays light
+
+    return numba.njit(cache=True, nogil=True)(function)
+
+
+_finish_kernel = functools.cache(lambda: _compiled(_finish))
+_load_discrete_kernel = functools.cache(lambda: _compiled(_load_discrete))
+_load_box_kernel = functools.cache(lambda: _compiled(_load_box))
+_claim_kernel = functools.cache(lambda: _compiled(_claim))
+_release_kernel = functools.cache(lambda: _compiled(_release))
