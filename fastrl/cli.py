@@ -12,8 +12,11 @@ import sys
 
 #: command words -> "module:function". The function takes (argv, prog) and returns an exit code.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("train",): ("fastrl.train_cli:train_main", "train a learner: fastrl train dqn --preset NAME [--field value ...]"),
+    ("eval",): ("fastrl.train_cli:eval_main", "mean and std of a trained run's return: fastrl eval RUN_DIR"),
     ("check",): ("fastrl.check:main", "what works here: devices, kernels backends, env engines"),
     ("bench", "envs"): ("fastrl.benchmarks.envs:main", "env steps/s per backend beside the raw engine"),
+    ("bench", "train"): ("fastrl.benchmarks.train:main", "training env steps/s beside its env-only and learner-only bounds"),
     ("bench", "replay"): ("fastrl.benchmarks.replay:main", "replay add, sample and prioritized round beside peers"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
 }

@@ -1,0 +1,209 @@
+"""What a run tells the world: a live progress line, metrics as JSONL and TensorBoard scalars, a plot at the end.
+
+Files in the run directory:
+
+- ``metrics.jsonl``: one JSON object per log interval, ``{"env_steps": ..., "time_s": ..., name: value}``
+  (SPS, per-stage milliseconds, loss, mean Q, |TD|, the interval's mean episode return and length, and the
+  evaluation results where an evaluation ran);
+- ``episodes.jsonl``: one row per finished training episode, ``{"env_steps", "return", "length"}``;
+- ``tb/``: the same metrics as TensorBoard scalars (``tensorboard --logdir <run_dir>/tb``);
+- ``learning_curve.png``: episode returns against env steps, with their running mean and the evaluations.
+
+The logger only formats and writes: the training loop hands it host numbers at its log interval, so
+logging never adds a host-device sync of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from fastrl.io import atomic_write_bytes, atomic_write_text
+
+METRICS = "metrics.jsonl"
+EPISODES = "episodes.jsonl"
+PLOT = "learning_curve.png"
+RECENT_EPISODES = 100
+
+
+class RunLogger:
+    """Writes one run's metrics and keeps its progress line; ``resume_step`` continues an earlier run.
+
+    When resuming at env step ``resume_step``, rows that the earlier run wrote after that step (it may have
+    run past its last checkpoint) are dropped first, so the files read as one uninterrupted run.
+    """
+
+    def __init__(self, run_dir: str | Path, total_env_steps: int, *, tensorboard: bool = True,
+                 progress: bool = True, resume_step: int | None = None):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.total_env_steps = total_env_steps
+        self.recent_returns: deque[float] = deque(maxlen=RECENT_EPISODES)
+        if resume_step is not None:
+            _truncate_after(self.run_dir / METRICS, resume_step)
+            _truncate_after(self.run_dir / EPISODES, resume_step)
+            for row in read_jsonl(self.run_dir / EPISODES):
+                self.recent_returns.append(row["return"])
+        self._metrics = open(self.run_dir / METRICS, "a")
+        self._episodes = open(self.run_dir / EPISODES, "a")
+        self._tb = _summary_writer(self.run_dir / "tb", resume_step) if tensorboard else None
+        self._progress = _ProgressLine(total_env_steps, resume_step or 0) if progress else None
+
+    def episodes(self, env_steps: Iterable[int], returns: Iterable[float], lengths: Iterable[int]) -> None:
+        """Record finished training episodes (host numbers)."""
+        for step, ret, length in zip(env_steps, returns, lengths, strict=True):
+            ret = float(ret)
+            self._episodes.write(json.dumps({"env_steps": int(step), "return": ret, "length": int(length)}) + "\n")
+            self.recent_returns.append(ret)
+        self._episodes.flush()
+
+    @property
+    def recent_mean_return(self) -> float:
+        return sum(self.recent_returns) / len(self.recent_returns) if self.recent_returns else math.nan
+
+    def metrics(self, env_steps: int, values: dict[str, float]) -> None:
+        """Write one row of metrics at ``env_steps`` and update the progress line."""
+        row = {"env_steps": int(env_steps), **{k: _plain(v) for k, v in values.items()}}
+        self._metrics.write(json.dumps(row) + "\n")
+        self._metrics.flush()
+        if self._tb is not None:
+            for name, value in row.items():
+                if name != "env_steps" and isinstance(value, (int, float)) and math.isfinite(value):
+                    self._tb.add_scalar(name, value, env_steps)
+            self._tb.flush()
+        if self._progress is not None:
+            self._progress.update(env_steps, values.get("sps", math.nan), self.recent_mean_return,
+                                  values.get("eval_return_mean"))
+
+    def close(self, plot: bool = True) -> None:
+        """Close the files and the progress line; draw the learning curve."""
+        if self._progress is not None:
+            self._progress.close()
+        self._metrics.close()
+        self._episodes.close()
+        if self._tb is not None:
+            self._tb.close()
+        if plot:
+            plot_learning_curve(self.run_dir)
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file (``[]`` where it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_learning_curve(run_dir: str | Path) -> Path | None:
+    """``learning_curve.png``: training episode returns (points and running mean) and evaluation means.
+
+    Returns the path, or None where the run has no finished episode yet.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    run_dir = Path(run_dir)
+    episodes = read_jsonl(run_dir / EPISODES)
+    evals = [r for r in read_jsonl(run_dir / METRICS) if "eval_return_mean" in r]
+    if not episodes and not evals:
+        return None
+    fig = Figure(figsize=(7, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if episodes:
+        steps = [r["env_steps"] for r in episodes]
+        returns = [r["return"] for r in episodes]
+        ax.scatter(steps, returns, s=2, alpha=0.25, color="tab:blue", label="training episode")
+        ax.plot(steps, _running_mean(returns, RECENT_EPISODES), color="tab:blue",
+                label=f"mean of last {RECENT_EPISODES}")
+    if evals:
+        ax.errorbar([r["env_steps"] for r in evals], [r["eval_return_mean"] for r in evals],
+                    yerr=[r.get("eval_return_std", 0.0) for r in evals], color="tab:red", marker="o",
+                    capsize=3, label="evaluation (mean ± std)")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(run_dir.name)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return atomic_write_bytes(run_dir / PLOT, buffer.getvalue())
+
+
+def _running_mean(values: list[float], window: int) -> list[float]:
+    out, total, queue = [], 0.0, deque()
+    for v in values:
+        queue.append(v)
+        total += v
+        if len(queue) > window:
+            total -= queue.popleft()
+        out.append(total / len(queue))
+    return out
+
+
+def _truncate_after(path: Path, env_steps: int) -> None:
+    """Drop the rows of a JSONL file written after ``env_steps`` (atomically)."""
+    rows = read_jsonl(path)
+    kept = [r for r in rows if r["env_steps"] <= env_steps]
+    if len(kept) != len(rows):
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly number (numpy and 0-d tensors become Python numbers)."""
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _summary_writer(directory: Path, resume_step: int | None):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as err:
+        raise ImportError(f"TensorBoard scalars need the tensorboard package ({err}); install it "
+                          f"(pip install tensorboard) or run with --no-tensorboard") from err
+
+    # purge_step drops the events an earlier run wrote after the checkpoint we resume from.
+    return SummaryWriter(str(directory), purge_step=None if resume_step is None else resume_step + 1)
+
+
+class _ProgressLine:
+    """Env steps, SPS and the recent mean return: a live bar on a terminal, a printed line elsewhere."""
+
+    def __init__(self, total: int, start: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self.live = self.console.is_terminal
+        self.started = time.perf_counter()
+        if self.live:
+            self.progress = Progress(
+                TextColumn("env steps"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[text]}"),
+                TimeRemainingColumn(), console=self.console, transient=False)
+            self.task = self.progress.add_task("train", total=total, completed=start, text="")
+            self.progress.start()
+        self.total = total
+
+    def update(self, env_steps: int, sps: float, recent_return: float, eval_return: float | None) -> None:
+        text = f"{sps:,.0f} SPS"
+        if not math.isnan(recent_return):
+            text += f"  return {recent_return:.3g} (last {RECENT_EPISODES})"
+        if eval_return is not None:
+            text += f"  eval {eval_return:.3g}"
+        if self.live:
+            self.progress.update(self.task, completed=env_steps, text=text)
+        else:
+            self.console.print(f"env steps {env_steps:,}/{self.total:,}  {text}", highlight=False)
+
+    def close(self) -> None:
+        if self.live:
+            self.progress.stop()

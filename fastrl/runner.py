@@ -1,0 +1,426 @@
+"""The plumbing of a training run, shared by every learner: ``train(config)`` and ``train(resume=RUN_DIR)``.
+
+``train`` makes the run directory (resolved config, metadata), the envs, the logger; then hands a ``Run`` to
+the learner's loop (``fastrl.algos.algo_module(config.algo).train``), which calls back into it:
+
+- ``run.make_replay(...)``: the replay buffer for this run's envs (loaded from the checkpoint on resume);
+- ``run.start(replay)``: the first observation (the envs' reset, or the checkpointed one on resume);
+- ``run.stopwatch``: per-stage host timers (``env``, ``act``, ``replay_add``, ``sample``, ``update``);
+- ``run.after_step(info)``: counts env steps and buffers episode statistics on the device;
+- ``run.tick(learner, state, replay)``: at its intervals, writes a metrics row (the loop's only host-device
+  sync), evaluates the greedy policy, writes a checkpoint; returns False once the run should stop.
+
+A run directory holds ``config.json`` (the resolved ``RunConfig``), ``meta.json`` (git sha, hardware,
+library versions), the logger's files (see ``fastrl.log``) and ``checkpoints/`` (see ``fastrl.checkpoint``).
+
+**Resume.** A checkpoint holds the learner, the replay (with ``--save-with-checkpoint``), the envs' state
+where the backend can snapshot it (native envs), the current observation, the step counters and the RNG
+states. With all of these a resumed run continues bit for bit as if never interrupted (on the CPU; tested).
+Without the replay it continues with an empty one; envs that cannot be snapshot (envpool, ale, gymnasium)
+start new episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fastrl import checkpoint
+from fastrl.config import RunConfig, check_fits_env, from_dict, to_dict
+from fastrl.io import atomic_write_json
+from fastrl.log import RunLogger
+
+CONFIG = "config.json"
+META = "meta.json"
+STAGES = ("env", "act", "replay_add", "sample", "update")
+#: offset between the training envs' seed and the evaluation envs' seed
+EVAL_SEED_OFFSET = 1_000_003
+
+
+def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
+          stop_at: int | None = None) -> Path:
+    """Train as ``config`` says, or continue the run in ``resume`` (then ``config``, when given, replaces
+    the stored one: e.g. a larger ``total_env_steps``). Returns the run directory.
+
+    ``stop_at``: leave the loop once this many env steps are done, writing a checkpoint there but no final
+    evaluation (a preemptible job's way to stop; ``train(resume=...)`` continues).
+    """
+    from fastrl.algos import algo_module
+
+    if resume is not None:
+        run_dir = Path(resume)
+        if config is None:
+            config = load_run_config(run_dir)
+        elif not (run_dir / CONFIG).is_file():
+            raise FileNotFoundError(f"{run_dir / CONFIG} does not exist: is {run_dir} a run directory written "
+                                    f"by `fastrl train`?")
+        ckpt = checkpoint.load(run_dir, device=config.resolved_device())
+    elif config is None:
+        raise ValueError("train: give a config, or resume=RUN_DIR")
+    else:
+        run_dir = Path(config.run_dir or default_run_dir(config))
+        if checkpoint.list_checkpoints(run_dir):
+            raise FileExistsError(f"{run_dir} already holds a run with checkpoints; continue it with "
+                                  f"--resume {run_dir}, or choose another --run-dir")
+        ckpt = None
+    run = Run(config, run_dir, ckpt, stop_at=stop_at)
+    try:
+        algo_module(config.algo).train(run)
+    finally:
+        run.close()
+    return run_dir
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.env.id}-{config.algo}-seed{config.seed}-{stamp}"
+
+
+def load_run_config(run_dir: str | Path, device: str | None = None) -> RunConfig:
+    """The ``RunConfig`` stored in a run directory (on ``device`` instead of the stored one, where given)."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: is {run_dir} a run directory written by `fastrl train`?")
+    data = json.loads(path.read_text())
+    if device is not None:
+        data["device"] = device
+    return from_dict(data)
+
+
+def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = None, num_envs: int = 0,
+                 checkpoint_path: str | Path | None = None, device: str | None = None,
+                 seed: int = 12345) -> dict[str, Any]:
+    """Play ``episodes`` episodes with a run's saved policy; mean and std of the full-game return."""
+    from fastrl.algos import algo_module
+
+    if episodes < 1:
+        raise ValueError(f"--episodes {episodes}: expected at least 1")
+    config = load_run_config(run_dir, device)
+    ckpt = checkpoint.load(checkpoint_path or run_dir, device=config.resolved_device())
+    envs = make_env(config, num_envs or min(episodes, config.env.num_envs), seed)
+    try:
+        check_fits_env(config, envs.single_observation_space, envs.single_action_space)
+        learner = algo_module(config.algo).learner_for(config, tuple(envs.single_observation_space.shape),
+                                                       int(envs.single_action_space.n), config.resolved_device())
+        learner.load_state_dict(ckpt.state["loop"]["learner"])
+        epsilon = config.dqn.eval_epsilon if epsilon is None else epsilon
+        returns = torch.tensor(evaluate(envs, learner, episodes, epsilon, seed=seed), dtype=torch.float64)
+    finally:
+        envs.close()
+    return {"env": config.env.id, "run_dir": str(run_dir), "checkpoint": ckpt.path.name, "env_steps": ckpt.step,
+            "episodes": len(returns), "epsilon": epsilon, "return_mean": float(returns.mean()),
+            "return_std": float(returns.std(unbiased=False)), "returns": returns.tolist()}
+
+
+def make_env(config: RunConfig, num_envs: int, seed: int):
+    from fastrl.envs import make_env as _make_env
+
+    return _make_env(config.env.id, num_envs, backend=config.env.backend, device=config.resolved_device(),
+                     seed=seed, **config.env.make_options())
+
+
+class Run:
+    """One run's envs, counters, timers, episode statistics, logging, evaluation and checkpoints."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, ckpt: checkpoint.Checkpoint | None,
+                 stop_at: int | None = None):
+        self.config = config
+        self.run_dir = run_dir
+        self.device = torch.device(config.resolved_device())
+        self.checkpoint = ckpt
+        self.stop_at = stop_at
+        self.env_steps = ckpt.step if ckpt else 0
+        self.envs = make_env(config, config.env.num_envs, config.seed)
+        try:
+            check_fits_env(config, self.envs.single_observation_space, self.envs.single_action_space)
+        except BaseException:
+            self.envs.close()
+            raise
+        self.observation_shape = tuple(self.envs.single_observation_space.shape)
+        self.actions = int(self.envs.single_action_space.n)
+        self._eval_envs = None
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt is None:
+            torch.manual_seed(config.seed)  # network initialization
+        else:
+            checkpoint.set_rng_state(ckpt.state["rng"])
+        self.logger = RunLogger(run_dir, config.total_env_steps, tensorboard=config.tensorboard,
+                                progress=config.progress, resume_step=ckpt.step if ckpt else None)
+        self.stopwatch = Stopwatch(STAGES)
+        self.episodes = EpisodeStats(self.envs.num_envs, _rows_per_log(config), self.device)
+        self._next_log = _next_multiple(self.env_steps, config.log_interval)
+        self._next_eval = _next_multiple(self.env_steps, config.eval_interval) if config.eval_interval else None
+        self._next_checkpoint = (_next_multiple(self.env_steps, config.checkpoint_interval)
+                                 if config.checkpoint_interval else None)
+        self._last_log = (time.perf_counter(), self.env_steps)
+        self._finished = False
+        self._threads_before = torch.get_num_threads()  # restored by close(): the setting is process-wide
+        if config.torch_threads:
+            torch.set_num_threads(config.torch_threads)
+
+    # -----------------------------------------------------------------------------------------------------
+    # What the learner's loop calls
+    # -----------------------------------------------------------------------------------------------------
+
+    def make_replay(self, gamma: float, updates_total: int):
+        """The replay buffer for these envs (loaded from the checkpoint where it holds one)."""
+        from fastrl.replay import ReplayBuffer
+
+        replay_config = replay_config_for(self.config, self.envs, gamma, updates_total)
+        if self.checkpoint is None or not (self.checkpoint.path / "replay").exists():
+            return ReplayBuffer(replay_config, self.device)
+        replay = ReplayBuffer.load(self.checkpoint.path / "replay", self.device)
+        saved = replay.config
+        if dataclasses.replace(saved, beta_steps=replay_config.beta_steps) != replay_config:
+            differ = [f"{k} (saved {v!r}, now {getattr(replay_config, k)!r})" for k, v in saved.to_json().items()
+                      if k != "beta_steps" and v != getattr(replay_config, k)]
+            raise checkpoint.CheckpointError(f"{self.checkpoint.path / 'replay'}: the saved replay does not fit "
+                                             f"this run's config: {', '.join(differ)}")
+        if saved.beta_steps != replay_config.beta_steps:
+            # A longer (or shorter) run stretches the importance-sampling schedule to its new length.
+            replay.config = replay_config
+            replay.sampler.beta_steps = replay_config.beta_steps
+        return replay
+
+    def start(self, replay) -> torch.Tensor:
+        """The observation to act on first: the envs' reset (fresh run, or envs that cannot be snapshot), or
+        the checkpointed one with the envs' state restored."""
+        # The config is (re)written only now that the learner and the replay accepted it, so that a resume
+        # refused for a config that does not fit leaves the run directory as it was.
+        atomic_write_json(self.run_dir / CONFIG, to_dict(self.config))
+        if self.checkpoint is None:
+            from fastrl.records import run_meta
+
+            atomic_write_json(self.run_dir / META, run_meta(to_dict(self.config)))
+        state = self.checkpoint.state if self.checkpoint else None
+        if state is not None and state.get("envs") is not None and replay.steps > 0:
+            _load_env_state(self.envs, state["envs"])
+            return state["loop"]["obs"].to(self.device)
+        seed = self.config.seed if state is None else self.config.seed + self.env_steps
+        obs = self.envs.reset(seed=seed)
+        replay.add(obs)
+        return obs
+
+    def after_step(self, info: dict[str, Any]) -> None:
+        """Count one step of every env and keep its finished episodes' statistics (on the device)."""
+        self.env_steps += self.envs.num_envs
+        self.episodes.record(info, self.env_steps)
+
+    def tick(self, learner, state: Callable[[], dict[str, Any]], replay) -> bool:
+        """Log, evaluate and checkpoint where due; False once the run is over: its steps are spent, an
+        evaluation reached ``stop_return``, or it reached ``stop_at``.
+
+        ``state()`` gives what the loop itself must save (learner, current observation, its generators).
+        """
+        done = self.env_steps >= self.config.total_env_steps
+        stopping = self.stop_at is not None and self.env_steps >= self.stop_at
+        eval_due = self._due("_next_eval", self.config.eval_interval) or done
+        checkpoint_due = self._due("_next_checkpoint", self.config.checkpoint_interval) or done or stopping
+        log_due = self._due("_next_log", self.config.log_interval) or eval_due or checkpoint_due
+        if log_due:
+            values = self._interval_metrics(learner)
+            if eval_due:
+                values.update(self.evaluate(learner))
+                if self.config.stop_return is not None and values["eval_return_mean"] >= self.config.stop_return:
+                    done = checkpoint_due = True
+            self.logger.metrics(self.env_steps, values)
+        if checkpoint_due:
+            self.save_checkpoint(learner, state(), replay)
+        self._finished = done
+        return not (done or stopping)
+
+    # -----------------------------------------------------------------------------------------------------
+    # Evaluation
+    # -----------------------------------------------------------------------------------------------------
+
+    def evaluate(self, learner) -> dict[str, float]:
+        """Mean and std of the full-game return of the evaluation policy over ``eval_episodes`` episodes."""
+        if self._eval_envs is None:
+            count = min(self.config.eval_episodes, max(self.config.env.num_envs, 1))
+            self._eval_envs = make_env(self.config, count, self.config.seed + EVAL_SEED_OFFSET)
+        returns = evaluate(self._eval_envs, learner, self.config.eval_episodes, self.config.dqn.eval_epsilon,
+                           seed=self.config.seed + EVAL_SEED_OFFSET + self.env_steps)
+        t = torch.tensor(returns, dtype=torch.float64)
+        return {"eval_return_mean": float(t.mean()), "eval_return_std": float(t.std(unbiased=False)),
+                "eval_episodes": len(returns)}
+
+    # -----------------------------------------------------------------------------------------------------
+    # Checkpoints
+    # -----------------------------------------------------------------------------------------------------
+
+    def save_checkpoint(self, learner, loop_state: dict[str, Any], replay) -> Path:
+        state = {"loop": loop_state, "envs": _env_state(self.envs), "rng": checkpoint.rng_state(),
+                 "env_steps": self.env_steps}
+        extra = {"replay": replay.save} if self.config.replay.save_with_checkpoint else None
+        return checkpoint.save(self.run_dir, self.env_steps, state, extra=extra, keep=self.config.keep_checkpoints)
+
+    def close(self) -> None:
+        torch.set_num_threads(self._threads_before)
+        self.logger.close(plot=self._finished)
+        self.envs.close()
+        if self._eval_envs is not None:
+            self._eval_envs.close()
+
+    # -----------------------------------------------------------------------------------------------------
+    # Internals
+    # -----------------------------------------------------------------------------------------------------
+
+    def _due(self, attr: str, interval: int) -> bool:
+        """Whether the interval kept in ``attr`` has been reached (and if so, move it on)."""
+        mark = getattr(self, attr)
+        if mark is None or self.env_steps < mark:
+            return False
+        setattr(self, attr, _next_multiple(self.env_steps, interval))
+        return True
+
+    def _interval_metrics(self, learner) -> dict[str, float]:
+        now = time.perf_counter()
+        last_time, last_steps = self._last_log
+        self._last_log = (now, self.env_steps)
+        values: dict[str, float] = {"sps": (self.env_steps - last_steps) / max(now - last_time, 1e-9)}
+        values.update(learner.take_stats())
+        steps, returns, lengths = self.episodes.drain()
+        self.logger.episodes(steps, returns, lengths)
+        if returns:
+            values["episode_return_mean"] = sum(returns) / len(returns)
+            values["episode_length_mean"] = sum(lengths) / len(lengths)
+            values["episodes"] = len(returns)
+        if self.logger.recent_returns:
+            values["recent_return_mean"] = self.logger.recent_mean_return
+        values.update(self.stopwatch.take())
+        return values
+
+
+def replay_config_for(config: RunConfig, envs, gamma: float, updates_total: int):
+    """The replay buffer's own config (``fastrl.replay.ReplayConfig``) for ``config`` on these envs.
+
+    ``updates_total``: the batches the run will draw, over which prioritized replay anneals beta.
+    """
+    from fastrl.envs.base import torch_dtype
+    from fastrl.replay import ReplayConfig
+
+    space = envs.single_observation_space
+    dtype = torch_dtype(space)
+    shape = tuple(space.shape)
+    # Stacked Atari frames ([stack, 84, 84] uint8): store each frame once, rebuild stacks at sampling.
+    frames = dtype == torch.uint8 and len(shape) == 3 and shape[1:] == (84, 84)
+    r = config.replay
+    return ReplayConfig(
+        capacity=r.capacity, num_envs=envs.num_envs, obs_shape=shape, obs_dtype=str(dtype).removeprefix("torch."),
+        frame_stack=shape[0] if frames else 0, n_step=r.n_step, gamma=gamma, prioritized=r.prioritized,
+        alpha=r.alpha, beta_start=r.beta_start, beta_end=r.beta_end, beta_steps=max(updates_total, 1),
+        priority_eps=r.priority_eps, checks=torch.device(config.resolved_device()).type == "cpu")
+
+
+def evaluate(envs, learner, episodes: int, epsilon: float, *, seed: int) -> list[float]:
+    """Full-game returns of ``episodes`` episodes of ``learner.act(obs, epsilon)``.
+
+    Env i contributes its first ``episodes // E`` (+1 for the first ``episodes % E`` envs) episodes, so
+    that short episodes are not over-represented (taking the first ``episodes`` to end would favour them).
+    """
+    generator = torch.Generator(device=learner.device).manual_seed(seed)
+    n = envs.num_envs
+    quota = [episodes // n + (1 if i < episodes % n else 0) for i in range(n)]
+    returns: list[float] = []
+    obs = envs.reset(seed=seed)
+    while any(q > 0 for q in quota):
+        obs, _, _, _, info = envs.step(learner.act(obs, epsilon, generator=generator))
+        ended = torch.as_tensor(info["episode_end"]).cpu()
+        if ended.any():
+            values = torch.as_tensor(info["episode_return"]).cpu()
+            for i in ended.nonzero().flatten().tolist():
+                if quota[i] > 0:
+                    quota[i] -= 1
+                    returns.append(float(values[i]))
+    return returns
+
+
+class Stopwatch:
+    """Host wall time per stage, summed between log rows; ``take`` gives ms per call and resets.
+
+    On CUDA these are host times (launch and any sync), not device times: the loop does not synchronize
+    to measure.
+    """
+
+    def __init__(self, stages: tuple[str, ...]):
+        self.total = dict.fromkeys(stages, 0.0)
+        self.calls = dict.fromkeys(stages, 0)
+
+    def add(self, stage: str, started: float) -> None:
+        self.total[stage] += time.perf_counter() - started
+        self.calls[stage] += 1
+
+    def take(self) -> dict[str, float]:
+        out = {f"ms_{k}": 1e3 * self.total[k] / self.calls[k] for k in self.total if self.calls[k]}
+        for k in self.total:
+            self.total[k], self.calls[k] = 0.0, 0
+        return out
+
+
+class EpisodeStats:
+    """Finished episodes' returns and lengths, copied into preallocated device rows each step and read by
+    the host only at the log interval (one transfer), so the loop never waits for the device for them."""
+
+    def __init__(self, num_envs: int, rows: int, device: torch.device):
+        self.ended = torch.zeros(rows, num_envs, dtype=torch.bool, device=device)
+        self.returns = torch.zeros(rows, num_envs, dtype=torch.float32, device=device)
+        self.lengths = torch.zeros(rows, num_envs, dtype=torch.int32, device=device)
+        self.steps: list[int] = []
+
+    def record(self, info: dict[str, Any], env_steps: int) -> None:
+        row = len(self.steps)
+        if row == self.ended.shape[0]:  # more steps than a log interval holds (eval or checkpoint forced)
+            self._grow()
+        self.ended[row].copy_(torch.as_tensor(info["episode_end"]), non_blocking=True)
+        self.returns[row].copy_(torch.as_tensor(info["episode_return"]), non_blocking=True)
+        self.lengths[row].copy_(torch.as_tensor(info["episode_length"]), non_blocking=True)
+        self.steps.append(env_steps)
+
+    def drain(self) -> tuple[list[int], list[float], list[int]]:
+        rows = len(self.steps)
+        ended = self.ended[:rows].cpu()
+        where = ended.nonzero().tolist()
+        returns = self.returns[:rows].cpu()
+        lengths = self.lengths[:rows].cpu()
+        out = ([self.steps[r] for r, _ in where], [float(returns[r, i]) for r, i in where],
+               [int(lengths[r, i]) for r, i in where])
+        self.steps.clear()
+        return out
+
+    def _grow(self) -> None:
+        for name in ("ended", "returns", "lengths"):
+            t = getattr(self, name)
+            setattr(self, name, torch.cat((t, torch.zeros_like(t))))
+
+
+def _rows_per_log(config: RunConfig) -> int:
+    return math.ceil(config.log_interval / config.env.num_envs) + 1
+
+
+def _next_multiple(value: int, interval: int) -> int:
+    return (value // interval + 1) * interval
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Env snapshots (native envs only: their whole state is tensors on the device)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _env_state(envs) -> dict[str, Any] | None:
+    if not hasattr(envs, "state_dict"):
+        return None
+    state = envs.state_dict()
+    return {**state, "generator": checkpoint.b64_tensor(state["generator"])}  # state.json holds text
+
+
+def _load_env_state(envs, state: dict[str, Any]) -> None:
+    envs.load_state_dict({**state, "generator": checkpoint.tensor_from_b64(state["generator"])})

@@ -1,0 +1,152 @@
+"""``fastrl train <algo>`` and ``fastrl eval RUN_DIR``.
+
+    fastrl train dqn --env Pong-v5 --preset rainbow-atari [--field value ...]
+    fastrl train --resume RUN_DIR [--total-env-steps N ...]
+    fastrl eval RUN_DIR [--episodes N] [--epsilon E]
+
+Flags are the fields of ``fastrl.config.RunConfig`` and its parts, without prefixes (``--lr``, ``--n-step``,
+``--num-envs``); ``--help`` lists each with its meaning and its default. A ``--preset`` supplies the
+defaults and the other flags override them, wherever they stand on the line. With ``--resume`` the stored
+config of the run is the default instead, and flags override it (e.g. a larger ``--total-env-steps``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from fastrl.algos import ALGOS
+from fastrl.checkpoint import CheckpointError
+from fastrl.config import ConfigError, RunConfig, preset
+from fastrl.replay import InsufficientMemoryError
+
+FLAT = (tyro.conf.OmitArgPrefixes,)
+#: errors that are about the user's input (config, env id, run directory, memory): printed as one line
+#: (ValueError covers make_env's unknown ids and options; set FASTRL_TRACEBACK=1 to see where one came from)
+USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, FileExistsError, InsufficientMemoryError, ImportError,
+               ValueError)
+
+
+def train_main(argv: list[str], prog: str = "fastrl train") -> int:
+    """``fastrl train <algo> [flags]`` or ``fastrl train --resume RUN_DIR [flags]``."""
+    from fastrl.runner import load_run_config, train
+
+    resume, argv = _take_flag(argv, "--resume")
+    if resume is not None and argv and argv[0] in ALGOS:
+        argv = argv[1:]
+    if resume is None:
+        if not argv or argv[0] not in ALGOS:
+            if argv and argv[0] in ("-h", "--help"):
+                print(_train_usage(prog))
+                return 0
+            print(f"{prog}: expected an algorithm ({', '.join(ALGOS)}) or --resume RUN_DIR, got "
+                  f"{argv[0] if argv else 'nothing'!r}\n\n{_train_usage(prog)}", file=sys.stderr)
+            return 2
+        algo, argv = argv[0], argv[1:]
+        prog = f"{prog} {algo}"
+    try:
+        if resume is not None:
+            default = load_run_config(resume, device=_take_flag(argv, "--device")[0])
+        else:
+            name, _ = _take_flag(argv, "--preset")
+            env, _ = _take_flag(argv, "--env")
+            default = preset(name, env) if name else RunConfig(algo=algo)
+        config = tyro.cli(RunConfig, args=argv, default=default, prog=prog, config=FLAT,
+                          description=_train_description(resume))
+        if resume is not None:
+            changed = _changed_fields(default, config)
+            if changed:
+                print(f"{prog}: resuming {resume} with {', '.join(changed)} changed", file=sys.stderr)
+        run_dir = train(config, resume=resume)
+    except USER_ERRORS as err:
+        return _report(prog, err)
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluate a trained run's policy: mean and std of the full-game return over N episodes."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """the run directory written by fastrl train"""
+    episodes: int = 30
+    """episodes to play (spread evenly over the envs)"""
+    epsilon: float | None = None
+    """exploration of the evaluated policy (default: the run's eval_epsilon; 0 = greedy)"""
+    num_envs: int = 0
+    """envs played at once (0 = min(episodes, the run's num_envs))"""
+    checkpoint: Path | None = None
+    """checkpoint directory to evaluate (default: the run's newest)"""
+    device: str | None = None
+    """torch device (default: the run's)"""
+    seed: int = 12345
+    """seed of the evaluation envs and of the policy's exploration draws"""
+    json: Annotated[Path | None, tyro.conf.arg(name="json")] = None
+    """also write the result as JSON here"""
+
+
+def eval_main(argv: list[str], prog: str = "fastrl eval") -> int:
+    """``fastrl eval RUN_DIR [--episodes N] ...``: prints the mean and std of the return."""
+    from fastrl.io import atomic_write_json
+    from fastrl.runner import evaluate_run
+
+    args = tyro.cli(EvalConfig, args=argv, prog=prog)
+    try:
+        result = evaluate_run(args.run_dir, episodes=args.episodes, epsilon=args.epsilon, num_envs=args.num_envs,
+                              checkpoint_path=args.checkpoint, device=args.device, seed=args.seed)
+    except USER_ERRORS as err:
+        return _report(prog, err)
+    print(f"{result['env']}: return {result['return_mean']:.4g} ± {result['return_std']:.3g} over "
+          f"{result['episodes']} episodes (epsilon {result['epsilon']}, checkpoint {result['checkpoint']})")
+    if args.json is not None:
+        atomic_write_json(args.json, result)
+    return 0
+
+
+def _report(prog: str, err: Exception) -> int:
+    if os.environ.get("FASTRL_TRACEBACK"):
+        raise err
+    print(f"{prog}: error: {err}", file=sys.stderr)
+    return 2
+
+
+def _take_flag(argv: list[str], flag: str) -> tuple[str | None, list[str]]:
+    """(value of ``flag`` in ``argv`` or None, ``argv`` without it); ``--flag value`` or ``--flag=value``."""
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1], argv[:i] + argv[i + 2:]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1], argv[:i] + argv[i + 1:]
+    return None, argv
+
+
+def _changed_fields(old: RunConfig, new: RunConfig, prefix: str = "") -> list[str]:
+    out = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if dataclasses.is_dataclass(a):
+            out += _changed_fields(a, b, f"{f.name}.")
+        elif a != b:
+            out.append(f"{prefix}{f.name} {json.dumps(a, default=str)} -> {json.dumps(b, default=str)}")
+    return out
+
+
+def _train_usage(prog: str) -> str:
+    return (f"usage: {prog} <algo> [--preset NAME] [--env ID] [--field value ...]\n"
+            f"       {prog} --resume RUN_DIR [--field value ...]\n\n"
+            f"algorithms: {', '.join(ALGOS)}   (`{prog} dqn --help` lists every field)")
+
+
+def _train_description(resume: str | None) -> str:
+    if resume is not None:
+        return f"Continue the run in {resume}; flags override its stored config."
+    return ("Train a learner. --preset NAME sets the defaults (dqn-atari, rainbow-atari, dqn-cartpole, "
+            "dqn-catch); other flags override them. Continue a stopped run with --resume RUN_DIR.")

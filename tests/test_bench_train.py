@@ -1,0 +1,23 @@
+"""``fastrl bench train`` writes well-formed records: end-to-end beside its env-only and learner-only bounds."""
+
+from __future__ import annotations
+
+import json
+
+from fastrl.benchmarks.train import main
+
+
+def test_bench_train_records_the_three_rates_and_the_stages(tmp_path):
+    path = tmp_path / "train.json"
+    assert main(["--preset", "dqn-catch", "--seconds", "0.5", "--fill", "200", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    rows = {(r["backend"], r["metric"]): r for r in data["records"]}
+    end_to_end = rows[("fastrl", "env_steps_per_s")]
+    env_only = rows[("env-only", "env_steps_per_s")]["value"]
+    bound = rows[("learner-only", "env_steps_per_s")]["value"]
+    assert bound == rows[("learner-only", "updates_per_s")]["value"] / end_to_end["replay_ratio"]
+    assert end_to_end["ratio_vs_bound"] == end_to_end["value"] / min(env_only, bound)
+    assert all(v > 0 for v in (end_to_end["value"], env_only, bound))
+    for stage in ("env", "act", "replay_add", "sample", "update"):
+        assert rows[("fastrl", f"ms_{stage}")]["value"] > 0
+    assert data["meta"]["config"]["preset"] == ["dqn-catch"]
