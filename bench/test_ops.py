@@ -34,10 +34,10 @@ def _params():
 
 @pytest.mark.parametrize("case,provider", _params())
 def test_op(benchmark, case, provider):
-    inputs = case.make_inputs(DEVICE)
-    expected = case.run(ops.clone_inputs(inputs), "reference")
+    expected = case.run(ops.fresh_inputs(case, DEVICE), "reference")
+    inputs = ops.fresh_inputs(case, DEVICE)
     try:
-        got = provider.fn(ops.clone_inputs(inputs))
+        got = provider.fn(inputs)
     except Exception as e:
         if provider.name == ops.COMPILE:
             pytest.skip(f"torch.compile of the reference fails here: {type(e).__name__}: {e}")

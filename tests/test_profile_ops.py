@@ -78,6 +78,20 @@ def test_a_provider_that_disagrees_is_a_failure():
     assert [f["backend"] for f in failures] == ["off_by_one"]
 
 
+def test_stateful_cases_writing_into_out_are_checked_on_fresh_inputs():
+    """A sum-tree round returns its ``out=`` buffer and changes the tree: the reference's answer must be kept
+    before the timed calls overwrite it, and each provider must start from the same tree."""
+    from fastrl.ops.sumtree import cases as sumtree_cases
+
+    (case,) = sumtree_cases.cases("cpu", [(1000, 16)])
+    config = ops.ProfileOpsConfig(repeats=5, warmup=1, compile=False)
+    skipped, failures = [], []
+    rows = ops.profile_case(case, torch.device("cpu"), config, 1.0, skipped, failures)
+    assert failures == []
+    assert {row["backend"] for row in rows} >= {"reference", "numba"}
+    assert all(row["checked"] for row in rows)
+
+
 def test_mismatch_uses_dtype_tolerances():
     x = 1 + torch.rand(100)
     assert ops.mismatch(x, x + 1e-7) is None

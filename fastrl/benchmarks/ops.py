@@ -149,10 +149,22 @@ def _note(case: Case, provider: str, reason: str) -> dict:
     return {"case": f"{case.op}/{case.label}", "backend": provider, "reason": reason}
 
 
-def clone_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-    """A copy whose tensors are fresh: a provider that writes in place (``out=``, a tree update) cannot
-    change what the next one sees, nor alias the output it is compared with."""
-    return {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+def fresh_inputs(case: Case, device: torch.device, seed: int = 0) -> dict[str, Any]:
+    """The case's inputs made anew from a fixed seed: every provider gets its own identical set, so one that
+    writes in place or carries state (``out=``, a sum tree, a generator) cannot change what the next one
+    sees, nor alias the output it is compared with."""
+    torch.manual_seed(seed)
+    return case.make_inputs(device)
+
+
+def snapshot(output: Any) -> Any:
+    """A copy of an op's output (a tensor, or a tuple or list of them) that later calls cannot overwrite."""
+    if isinstance(output, torch.Tensor):
+        return output.detach().clone()
+    if isinstance(output, (tuple, list)):
+        return type(output)(snapshot(o) for o in output) if not hasattr(output, "_fields") else \
+            type(output)(*(snapshot(o) for o in output))
+    return output
 
 
 def mismatch(expected: Any, got: Any) -> str | None:
@@ -182,14 +194,14 @@ def profile_case(case: Case, device: torch.device, config: ProfileOpsConfig, cop
     name = f"{case.op}/{case.label}"
     chosen, skips = providers(case, device, config.compile)
     skipped.extend(skips)
-    inputs = case.make_inputs(device)
-    bytes_moved = int(case.bytes_moved(inputs))
+    bytes_moved = int(case.bytes_moved(fresh_inputs(case, device)))
     expected = None
     measured: list[_Measured] = []
     for provider in chosen:
         try:
             start = time.perf_counter()
-            got = provider.fn(clone_inputs(inputs))
+            inputs = fresh_inputs(case, device)
+            got = provider.fn(inputs)
             timing.synchronize(device)
             first_call_s = time.perf_counter() - start
         except Exception as e:  # report every provider; one failure must not hide the others
@@ -202,12 +214,12 @@ def profile_case(case: Case, device: torch.device, config: ProfileOpsConfig, cop
             continue
         ran = _registry.last_backend(case.op) if provider.registry else provider.name
         if provider.name == "reference":
-            expected = got
+            expected = snapshot(got)  # the timed calls below may write into the same out= tensors
         diff = mismatch(expected, got)
         if diff:
             failures.append(_note(case, ran, f"output differs from the reference: {diff}"))
         try:
-            t = timing.time_calls(lambda p=provider: p.fn(inputs), device, config.repeats, config.warmup,
+            t = timing.time_calls(lambda p=provider, x=inputs: p.fn(x), device, config.repeats, config.warmup,
                                   flush_l2=config.flush_l2)
         except Exception as e:
             failures.append(_note(case, ran, f"failed while timed: {type(e).__name__}: {_first_line(e)}"))
