@@ -53,8 +53,8 @@ def _version(dist: str) -> str:
 def _torch() -> str:
     import torch
 
-    x = torch.arange(6.0).reshape(2, 3)
-    assert float((x @ x.T).sum()) == 105.0
+    x = torch.arange(6.0).reshape(2, 3)  # [[0, 1, 2], [3, 4, 5]]: x @ x.T = [[5, 14], [14, 50]]
+    assert (x @ x.T).tolist() == [[5.0, 14.0], [14.0, 50.0]]
     return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
@@ -199,6 +199,7 @@ def _ops_lines() -> list[str]:
 
 def main(argv: list[str] | None = None, prog: str = "fastrl check") -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     config = tyro.cli(CheckConfig, args=argv, prog=prog)
@@ -208,8 +209,9 @@ def main(argv: list[str] | None = None, prog: str = "fastrl check") -> int:
         table.add_column(col)
     colors = {"ok": "green", "missing": "yellow", "BROKEN": "red"}
     for p in found:
-        table.add_row(p.part, "yes" if p.required else "no", f"[{colors[p.status]}]{p.status}[/]", p.detail)
-    console = Console()
+        table.add_row(escape(p.part), "yes" if p.required else "no", f"[{colors[p.status]}]{p.status}[/]",
+                      escape(p.detail))
+    console = Console(width=max(Console().width, 160))  # a pipe gets 80 columns: too few
     console.print(table)
     try:
         console.print("ops backends (auto choice, available):\n" + "\n".join(_ops_lines()))
