@@ -88,62 +88,39 @@ def _timed(loop_body: Callable[[int], int], seconds: float) -> float:
 # raw engines: no wrapper, numpy actions
 # ----------------------------------------------------------------------------------------------------------
 
-def _raw_envpool(env_id: str, num_envs: int, batch_size: int, threads: int, seed: int):
-    import envpool
-
-    kwargs = {}
-    if _is_atari(env_id):  # the same protocol make_env uses by default
-        from fastrl.envs.atari import envpool_kwargs
-
-        kwargs = envpool_kwargs({})
-    env = envpool.make(env_id, env_type="gymnasium", num_envs=num_envs, batch_size=batch_size,
-                       num_threads=threads, seed=seed, **kwargs)
-    return env, env.action_space
-
-
 def raw_loop(backend: str, env_id: str, num_envs: int, batch_size: int, threads: int, actions, seed: int = 0):
-    """(body, close): one body call steps the raw engine once; returns env steps done."""
-    if backend in ("envpool",):
-        env, _ = _raw_envpool(env_id, num_envs, batch_size, threads, seed)
-        if batch_size < num_envs:
-            env.async_reset()
-            pool = [a[:batch_size] for a in actions]
+    """(body, close): one body call steps the raw engine once (numpy actions, no wrapper); returns env steps.
 
-            def body(i: int) -> int:
-                *_, info = env.recv()
-                env.send(pool[i % len(pool)], info["env_id"])
-                return batch_size
+    The engine is the very one ``make_env`` builds for these arguments (its ``engine``), so both sides run the
+    same game with the same options and threads. Native envs have no engine below them: (None, None).
+    """
+    if backend == "native":
+        return None, None
+    from fastrl.envs import make_env
+
+    options = {"num_threads": threads} if backend in ("envpool", "ale") else {}
+    if batch_size < num_envs:
+        options["batch_size"] = batch_size
+    adapter = make_env(env_id, num_envs, backend=backend, seed=seed, **options)
+    engine = adapter.engine
+    if batch_size < num_envs:
+        engine.async_reset()
+        pool = [a[:batch_size] for a in actions]
+
+        def body(i: int) -> int:
+            *_, info = engine.recv()
+            engine.send(pool[i % len(pool)], info["env_id"])
+            return batch_size
+    else:
+        if backend == "envpool":
+            engine.reset()  # envpool's seeds are fixed when the pool is made
         else:
-            env.reset()
-
-            def body(i: int) -> int:
-                env.step(actions[i % len(actions)])
-                return num_envs
-        return body, env.close
-    if backend == "ale":
-        from ale_py.vector_env import AtariVectorEnv
-
-        from fastrl.envs.atari import ale_kwargs, rom_name
-
-        env = AtariVectorEnv(rom_name(env_id), num_envs, batch_size=batch_size if batch_size < num_envs else 0,
-                             num_threads=threads, **ale_kwargs({}))
-        env.reset(seed=seed)
+            engine.reset(seed=seed)
 
         def body(i: int) -> int:
-            env.step(actions[i % len(actions)])
+            engine.step(actions[i % len(actions)])
             return num_envs
-        return body, env.close
-    if backend == "gymnasium":
-        import gymnasium
-
-        env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
-        env.reset(seed=seed)
-
-        def body(i: int) -> int:
-            env.step(actions[i % len(actions)])
-            return num_envs
-        return body, env.close
-    return None, None  # native envs have no engine below them: make_env *is* the engine
+    return body, adapter.close
 
 
 def wrapped_loop(backend: str, env_id: str, num_envs: int, batch_size: int, threads: int, actions, device: str,
@@ -151,7 +128,7 @@ def wrapped_loop(backend: str, env_id: str, num_envs: int, batch_size: int, thre
     from fastrl.envs import make_env
 
     options = {"check_actions": check_actions}
-    if backend != "native":
+    if backend in ("envpool", "ale"):
         options["num_threads"] = threads
     if batch_size < num_envs:
         options["batch_size"] = batch_size

@@ -134,5 +134,11 @@ class AleVecEnv(HostEngineVecEnv):
         return self._deliver(obs, raw_reward, terminated, truncated, raw_reward=raw_reward, game_flag=terminated,
                              lives=info["lives"], env_ids=env_ids)
 
+    @property
+    def engine(self):
+        """The engine below this adapter (ale-py's AtariVectorEnv), configured as this env is: the raw baseline of
+        ``fastrl bench envs``, stepped with numpy actions and no wrapper."""
+        return self._vec
+
     def close(self) -> None:
         self._vec.close()

@@ -119,5 +119,11 @@ class EnvpoolVecEnv(HostEngineVecEnv):
         return self._deliver(obs, reward, terminated, truncated, raw_reward=reward, game_flag=terminated,
                              env_ids=env_ids)
 
+    @property
+    def engine(self):
+        """The engine below this adapter (envpool's pool), configured as this env is: the raw baseline of
+        ``fastrl bench envs``, stepped with numpy actions and no wrapper."""
+        return self._pool
+
     def close(self) -> None:
         self._pool.close()

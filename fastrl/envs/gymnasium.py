@@ -135,5 +135,11 @@ class GymnasiumVecEnv(HostEngineVecEnv):
         return self._deliver(obs, reward, terminated, truncated, raw_reward=reward, game_flag=terminated,
                              lives=info["lives"] if self._atari else None)
 
+    @property
+    def engine(self):
+        """The engine below this adapter (gymnasium's vector env), configured as this env is: the raw baseline of
+        ``fastrl bench envs``, stepped with numpy actions and no wrapper."""
+        return self._vec
+
     def close(self) -> None:
         self._vec.close()
