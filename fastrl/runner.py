@@ -1,14 +1,26 @@
 """The plumbing of a training run, shared by every learner: ``train(config)`` and ``train(resume=RUN_DIR)``.
 
 ``train`` makes the run directory (resolved config, metadata), the envs, the logger; then hands a ``Run`` to
-the learner's loop (``fastrl.algos.algo_module(config.algo).train``), which calls back into it:
+the learner's loop (``fastrl.algos.algo_module(config.algo).train``; see ``fastrl.algos`` for what a learner
+module offers), which calls back into it:
 
-- ``run.make_replay(...)``: the replay buffer for this run's envs (loaded from the checkpoint on resume);
-- ``run.start(replay)``: the first observation (the envs' reset, or the checkpointed one on resume);
-- ``run.stopwatch``: per-stage host timers (``env``, ``act``, ``replay_add``, ``sample``, ``update``);
-- ``run.after_step(info)``: counts env steps and buffers episode statistics on the device;
-- ``run.tick(learner, state, replay)``: at its intervals, writes a metrics row (the loop's only host-device
-  sync), evaluates the greedy policy, writes a checkpoint; returns False once the run should stop.
+- ``run.make_replay(...)``: the replay buffer for this run's envs (off-policy learners; loaded from the
+  checkpoint on resume);
+- ``run.start(replay=None)``: the first observation (the envs' reset, or the checkpointed one on resume;
+  None for async envs, whose first observations come through ``recv``);
+- ``run.stopwatch``: per-stage host timers (the learner module's ``STAGES``);
+- ``run.after_step(info)``: counts the env steps of one step (or one async batch) and buffers episode
+  statistics on the device;
+- ``run.tick(learner, state, replay=None)``: at its intervals, writes a metrics row (the loop's only
+  host-device sync), evaluates the evaluation policy, writes a checkpoint; returns False once the run should
+  stop. An off-policy loop calls it after every env step, an on-policy one after every rollout's update
+  (its rows and checkpoints then land on the first rollout boundary at or after each interval).
+
+**Data parallel (torchrun).** Under ``torchrun --nproc-per-node K`` (``WORLD_SIZE`` > 1) ``train`` joins the
+process group (NCCL on CUDA, gloo on the CPU) for learners that support it (``DISTRIBUTED``). Every rank
+runs its own envs, seeded ``seed + rank * num_envs`` (so K ranks of N envs see the envs one process of K*N
+would), and counts env steps over all ranks; only rank 0 writes the run directory, logs, evaluates and
+checkpoints. The learner all-reduces its gradients.
 
 A run directory holds ``config.json`` (the resolved ``RunConfig``), ``meta.json`` (git sha, hardware,
 library versions), the logger's files (see ``fastrl.log``) and ``checkpoints/`` (see ``fastrl.checkpoint``).
@@ -26,6 +38,7 @@ import dataclasses
 import datetime as _dt
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +47,7 @@ from typing import Any
 import torch
 
 from fastrl import checkpoint
-from fastrl.config import RunConfig, check_fits_env, from_dict, to_dict
+from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict, to_dict
 from fastrl.io import atomic_write_json
 from fastrl.log import RunLogger
 
@@ -62,7 +75,9 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
         elif not (run_dir / CONFIG).is_file():
             raise FileNotFoundError(f"{run_dir / CONFIG} does not exist: is {run_dir} a run directory written "
                                     f"by `fastrl train`?")
-        ckpt = checkpoint.load(run_dir, device=config.resolved_device())
+        # Under torchrun every rank reads it onto the CPU (its GPU is not chosen yet); the learner copies it over.
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        ckpt = checkpoint.load(run_dir, device="cpu" if distributed else config.resolved_device())
     elif config is None:
         raise ValueError("train: give a config, or resume=RUN_DIR")
     else:
@@ -71,12 +86,38 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
             raise FileExistsError(f"{run_dir} already holds a run with checkpoints; continue it with "
                                   f"--resume {run_dir}, or choose another --run-dir")
         ckpt = None
-    run = Run(config, run_dir, ckpt, stop_at=stop_at)
+    module = algo_module(config.algo)
+    if hasattr(module, "train_run"):  # a learner that runs its own processes (A3C's Hogwild workers)
+        module.train_run(config, run_dir, ckpt, stop_at=stop_at)
+        return run_dir
+    joined = _join_process_group(config, module)
     try:
-        algo_module(config.algo).train(run)
+        run = Run(config, run_dir, ckpt, stop_at=stop_at)
+        try:
+            module.train(run)
+        finally:
+            run.close()
     finally:
-        run.close()
+        if joined:
+            torch.distributed.destroy_process_group()
     return run_dir
+
+
+def _join_process_group(config: RunConfig, module) -> bool:
+    """Join torchrun's process group where ``WORLD_SIZE`` > 1 (and not joined yet); True if joined here."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or (dist.is_available() and dist.is_initialized()):
+        return False
+    if not getattr(module, "DISTRIBUTED", False):
+        raise ConfigError(f"{config.algo} does not train data-parallel: run it without torchrun "
+                          f"(WORLD_SIZE={world})")
+    device = torch.device(config.resolved_device())
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return True
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -104,27 +145,34 @@ def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = 
     if episodes < 1:
         raise ValueError(f"--episodes {episodes}: expected at least 1")
     config = load_run_config(run_dir, device)
+    module = algo_module(config.algo)
+    if hasattr(module, "evaluate_run"):  # a learner that evaluates its own way (A3C: recurrent policies)
+        return module.evaluate_run(run_dir, episodes=episodes, epsilon=epsilon, num_envs=num_envs,
+                                   checkpoint_path=checkpoint_path, device=device, seed=seed)
     ckpt = checkpoint.load(checkpoint_path or run_dir, device=config.resolved_device())
     envs = make_env(config, num_envs or min(episodes, config.env.num_envs), seed)
     try:
         check_fits_env(config, envs.single_observation_space, envs.single_action_space)
-        learner = algo_module(config.algo).learner_for(config, tuple(envs.single_observation_space.shape),
-                                                       int(envs.single_action_space.n), config.resolved_device())
+        learner = module.learner_for(config, envs.single_observation_space, envs.single_action_space,
+                                     config.resolved_device())
         learner.load_state_dict(ckpt.state["loop"]["learner"])
-        epsilon = config.dqn.eval_epsilon if epsilon is None else epsilon
-        returns = torch.tensor(evaluate(envs, learner, episodes, epsilon, seed=seed), dtype=torch.float64)
+        act, policy = module.evaluation_policy(learner, config, epsilon)
+        returns = torch.tensor(evaluate(envs, act, episodes, seed=seed, device=learner.device),
+                               dtype=torch.float64)
     finally:
         envs.close()
     return {"env": config.env.id, "run_dir": str(run_dir), "checkpoint": ckpt.path.name, "env_steps": ckpt.step,
-            "episodes": len(returns), "epsilon": epsilon, "return_mean": float(returns.mean()),
+            "episodes": len(returns), "policy": policy, "return_mean": float(returns.mean()),
             "return_std": float(returns.std(unbiased=False)), "returns": returns.tolist()}
 
 
-def make_env(config: RunConfig, num_envs: int, seed: int):
+def make_env(config: RunConfig, num_envs: int, seed: int, **extra_options):
+    """``config``'s env, ``num_envs`` copies seeded ``seed, seed + 1, ...`` (``extra_options`` on top of its
+    own options)."""
     from fastrl.envs import make_env as _make_env
 
     return _make_env(config.env.id, num_envs, backend=config.env.backend, device=config.resolved_device(),
-                     seed=seed, **config.env.make_options())
+                     seed=seed, **config.env.make_options(), **extra_options)
 
 
 class Run:
@@ -132,31 +180,46 @@ class Run:
 
     def __init__(self, config: RunConfig, run_dir: Path, ckpt: checkpoint.Checkpoint | None,
                  stop_at: int | None = None):
+        from fastrl.algos import algo_module
+
+        module = algo_module(config.algo)
         self.config = config
         self.run_dir = run_dir
+        self.rank, self.world_size = _rank_and_world()
+        self.is_main = self.rank == 0  # the one rank that writes the run directory
         self.device = torch.device(config.resolved_device())
+        if self.device.type == "cuda" and self.world_size > 1:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.checkpoint = ckpt
         self.stop_at = stop_at
         self.env_steps = ckpt.step if ckpt else 0
-        self.envs = make_env(config, config.env.num_envs, config.seed)
+        #: seed of this rank's envs (env i gets env_seed + i); ranks hold consecutive blocks of envs
+        self.env_seed = config.seed + self.rank * config.env.num_envs
+        env_options = module.env_options(config) if hasattr(module, "env_options") else {}
+        self.envs = make_env(config, config.env.num_envs, self.env_seed, **env_options)
         try:
             check_fits_env(config, self.envs.single_observation_space, self.envs.single_action_space)
         except BaseException:
             self.envs.close()
             raise
         self.observation_shape = tuple(self.envs.single_observation_space.shape)
-        self.actions = int(self.envs.single_action_space.n)
+        self.action_space = self.envs.single_action_space
+        self.actions = int(self.action_space.n) if hasattr(self.action_space, "n") else None  # discrete only
         self._eval_envs = None
 
-        run_dir.mkdir(parents=True, exist_ok=True)
         if ckpt is None:
-            torch.manual_seed(config.seed)  # network initialization
+            torch.manual_seed(config.seed)  # network initialization (the same on every rank)
         else:
             checkpoint.set_rng_state(ckpt.state["rng"])
-        self.logger = RunLogger(run_dir, config.total_env_steps, tensorboard=config.tensorboard,
-                                progress=config.progress, resume_step=ckpt.step if ckpt else None)
-        self.stopwatch = Stopwatch(STAGES)
-        self.episodes = EpisodeStats(self.envs.num_envs, _rows_per_log(config), self.device)
+        self.logger = None
+        if self.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.logger = RunLogger(run_dir, config.total_env_steps, tensorboard=config.tensorboard,
+                                    progress=config.progress, resume_step=ckpt.step if ckpt else None)
+        self.stopwatch = Stopwatch(getattr(module, "STAGES", STAGES))
+        self.episodes = EpisodeStats(self.envs.batch_size, _rows_per_log(config, self.envs.batch_size), self.device)
+        self._module = module
+        self.envs_restored = False  # set by start(): the envs continue the checkpoint's episodes
         self._next_log = _next_multiple(self.env_steps, config.log_interval)
         self._next_eval = _next_multiple(self.env_steps, config.eval_interval) if config.eval_interval else None
         self._next_checkpoint = (_next_multiple(self.env_steps, config.checkpoint_interval)
@@ -191,33 +254,42 @@ class Run:
             replay.sampler.beta_steps = replay_config.beta_steps
         return replay
 
-    def start(self, replay) -> torch.Tensor:
+    def start(self, replay=None) -> torch.Tensor | None:
         """The observation to act on first: the envs' reset (fresh run, or envs that cannot be snapshot), or
-        the checkpointed one with the envs' state restored."""
+        the checkpointed one (``state()["obs"]``) with the envs' state restored; None from the reset of async
+        envs. ``replay``: an off-policy learner's, which gets the reset observation (and without saved
+        transitions, a resume starts new episodes rather than continue ones it has no start of)."""
         # The config is (re)written only now that the learner and the replay accepted it, so that a resume
         # refused for a config that does not fit leaves the run directory as it was.
-        atomic_write_json(self.run_dir / CONFIG, to_dict(self.config))
-        if self.checkpoint is None:
-            from fastrl.records import run_meta
+        if self.is_main:
+            atomic_write_json(self.run_dir / CONFIG, to_dict(self.config))
+            if self.checkpoint is None:
+                from fastrl.records import run_meta
 
-            atomic_write_json(self.run_dir / META, run_meta(to_dict(self.config)))
+                atomic_write_json(self.run_dir / META, run_meta(to_dict(self.config)))
         state = self.checkpoint.state if self.checkpoint else None
-        if state is not None and state.get("envs") is not None and replay.steps > 0:
+        restorable = state is not None and state.get("envs") is not None and self.is_main
+        self.envs_restored = restorable and (replay is None or replay.steps > 0)
+        if self.envs_restored:
             _load_env_state(self.envs, state["envs"])
             return state["loop"]["obs"].to(self.device)
-        seed = self.config.seed if state is None else self.config.seed + self.env_steps
+        seed = self.env_seed if state is None else self.env_seed + self.env_steps
         obs = self.envs.reset(seed=seed)
-        replay.add(obs)
+        if replay is not None:
+            replay.add(obs)
         return obs
 
     def after_step(self, info: dict[str, Any]) -> None:
-        """Count one step of every env and keep its finished episodes' statistics (on the device)."""
-        self.env_steps += self.envs.num_envs
-        self.episodes.record(info, self.env_steps)
+        """Count one step of the envs that stepped (all, or an async batch; on every rank) and keep their
+        finished episodes' statistics (on the device)."""
+        self.env_steps += info["episode_end"].shape[0] * self.world_size
+        if self.is_main:
+            self.episodes.record(info, self.env_steps)
 
-    def tick(self, learner, state: Callable[[], dict[str, Any]], replay) -> bool:
+    def tick(self, learner, state: Callable[[], dict[str, Any]], replay=None) -> bool:
         """Log, evaluate and checkpoint where due; False once the run is over: its steps are spent, an
-        evaluation reached ``stop_return``, or it reached ``stop_at``.
+        evaluation reached ``stop_return``, or it reached ``stop_at``. Every rank calls it at the same env
+        steps; only rank 0 logs, evaluates and checkpoints, and tells the others when an evaluation stops.
 
         ``state()`` gives what the loop itself must save (learner, current observation, its generators).
         """
@@ -226,14 +298,19 @@ class Run:
         eval_due = self._due("_next_eval", self.config.eval_interval) or done
         checkpoint_due = self._due("_next_checkpoint", self.config.checkpoint_interval) or done or stopping
         log_due = self._due("_next_log", self.config.log_interval) or eval_due or checkpoint_due
-        if log_due:
+        reached = False
+        if log_due and self.is_main:
             values = self._interval_metrics(learner)
             if eval_due:
                 values.update(self.evaluate(learner))
-                if self.config.stop_return is not None and values["eval_return_mean"] >= self.config.stop_return:
-                    done = checkpoint_due = True
+                reached = (self.config.stop_return is not None
+                           and values["eval_return_mean"] >= self.config.stop_return)
             self.logger.metrics(self.env_steps, values)
-        if checkpoint_due:
+        if eval_due and self.config.stop_return is not None and self.world_size > 1:
+            reached = _rank0_says(reached, self.device)
+        if reached:
+            done = checkpoint_due = True
+        if checkpoint_due and self.is_main:
             self.save_checkpoint(learner, state(), replay)
         self._finished = done
         return not (done or stopping)
@@ -247,8 +324,9 @@ class Run:
         if self._eval_envs is None:
             count = min(self.config.eval_episodes, max(self.config.env.num_envs, 1))
             self._eval_envs = make_env(self.config, count, self.config.seed + EVAL_SEED_OFFSET)
-        returns = evaluate(self._eval_envs, learner, self.config.eval_episodes, self.config.dqn.eval_epsilon,
-                           seed=self.config.seed + EVAL_SEED_OFFSET + self.env_steps)
+        act, _ = self._module.evaluation_policy(learner, self.config)
+        returns = evaluate(self._eval_envs, act, self.config.eval_episodes,
+                           seed=self.config.seed + EVAL_SEED_OFFSET + self.env_steps, device=learner.device)
         t = torch.tensor(returns, dtype=torch.float64)
         return {"eval_return_mean": float(t.mean()), "eval_return_std": float(t.std(unbiased=False)),
                 "eval_episodes": len(returns)}
@@ -257,15 +335,16 @@ class Run:
     # Checkpoints
     # -----------------------------------------------------------------------------------------------------
 
-    def save_checkpoint(self, learner, loop_state: dict[str, Any], replay) -> Path:
+    def save_checkpoint(self, learner, loop_state: dict[str, Any], replay=None) -> Path:
         state = {"loop": loop_state, "envs": _env_state(self.envs), "rng": checkpoint.rng_state(),
                  "env_steps": self.env_steps}
-        extra = {"replay": replay.save} if self.config.replay.save_with_checkpoint else None
+        extra = {"replay": replay.save} if replay is not None and self.config.replay.save_with_checkpoint else None
         return checkpoint.save(self.run_dir, self.env_steps, state, extra=extra, keep=self.config.keep_checkpoints)
 
     def close(self) -> None:
         torch.set_num_threads(self._threads_before)
-        self.logger.close(plot=self._finished)
+        if self.logger is not None:
+            self.logger.close(plot=self._finished)
         self.envs.close()
         if self._eval_envs is not None:
             self._eval_envs.close()
@@ -321,19 +400,20 @@ def replay_config_for(config: RunConfig, envs, gamma: float, updates_total: int)
         priority_eps=r.priority_eps, checks=torch.device(config.resolved_device()).type == "cpu")
 
 
-def evaluate(envs, learner, episodes: int, epsilon: float, *, seed: int) -> list[float]:
-    """Full-game returns of ``episodes`` episodes of ``learner.act(obs, epsilon)``.
+def evaluate(envs, act: Callable, episodes: int, *, seed: int, device: torch.device) -> list[float]:
+    """Full-game returns of ``episodes`` episodes of the policy ``act(obs, generator) -> actions`` (its
+    random draws from a generator on ``device`` seeded ``seed``).
 
     Env i contributes its first ``episodes // E`` (+1 for the first ``episodes % E`` envs) episodes, so
     that short episodes are not over-represented (taking the first ``episodes`` to end would favour them).
     """
-    generator = torch.Generator(device=learner.device).manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     n = envs.num_envs
     quota = [episodes // n + (1 if i < episodes % n else 0) for i in range(n)]
     returns: list[float] = []
     obs = envs.reset(seed=seed)
     while any(q > 0 for q in quota):
-        obs, _, _, _, info = envs.step(learner.act(obs, epsilon, generator=generator))
+        obs, _, _, _, info = envs.step(act(obs, generator))
         ended = torch.as_tensor(info["episode_end"]).cpu()
         if ended.any():
             values = torch.as_tensor(info["episode_return"]).cpu()
@@ -402,8 +482,27 @@ class EpisodeStats:
             setattr(self, name, torch.cat((t, torch.zeros_like(t))))
 
 
-def _rows_per_log(config: RunConfig) -> int:
-    return math.ceil(config.log_interval / config.env.num_envs) + 1
+def _rows_per_log(config: RunConfig, batch_size: int) -> int:
+    return math.ceil(config.log_interval / batch_size) + 1
+
+
+def _rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of ranks (0, 1 outside torchrun's process group)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _rank0_says(flag: bool, device: torch.device) -> bool:
+    """Rank 0's ``flag`` on every rank (a broadcast; NCCL needs the tensor on the GPU, gloo on the CPU)."""
+    import torch.distributed as dist
+
+    where = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor([int(flag)], device=where)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
 
 
 def _next_multiple(value: int, interval: int) -> int:

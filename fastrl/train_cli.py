@@ -1,21 +1,27 @@
 """``fastrl train <algo>`` and ``fastrl eval RUN_DIR``.
 
     fastrl train dqn --env Pong-v5 --preset rainbow-atari [--field value ...]
+    fastrl train ppo --preset ppo-cartpole [--field value ...]
+    torchrun --nproc-per-node 2 -m fastrl train ppo --preset ppo-atari     (data parallel, learners that can)
     fastrl train --resume RUN_DIR [--total-env-steps N ...]
     fastrl eval RUN_DIR [--episodes N] [--epsilon E]
 
 Flags are the fields of ``fastrl.config.RunConfig`` and its parts, without prefixes (``--lr``, ``--n-step``,
-``--num-envs``); ``--help`` lists each with its meaning and its default. A ``--preset`` supplies the
-defaults and the other flags override them, wherever they stand on the line. With ``--resume`` the stored
-config of the run is the default instead, and flags override it (e.g. a larger ``--total-env-steps``).
+``--num-envs``): those of the env, the run, and the chosen learner family's sections (``ALGO_FIELDS``; the
+other families' sections are hidden, their flags would clash); ``--help`` lists each with its meaning and
+its default. A ``--preset`` supplies the defaults and the other flags override them, wherever they stand on
+the line. With ``--resume`` the stored config of the run is the default instead, and flags override it (e.g.
+a larger ``--total-env-steps``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import sys
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +30,7 @@ import tyro
 
 from fastrl.algos import ALGOS
 from fastrl.checkpoint import CheckpointError
-from fastrl.config import ConfigError, RunConfig, preset
+from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset, presets_of
 from fastrl.replay import InsufficientMemoryError
 
 FLAT = (tyro.conf.OmitArgPrefixes,)
@@ -57,9 +63,14 @@ def train_main(argv: list[str], prog: str = "fastrl train") -> int:
         else:
             name, _ = _take_flag(argv, "--preset")
             env, _ = _take_flag(argv, "--env")
-            default = preset(name, env) if name else RunConfig(algo=algo)
-        config = tyro.cli(RunConfig, args=argv, default=default, prog=prog, config=FLAT,
-                          description=_train_description(resume))
+            default = preset(name, env) if name else _default_config(algo, env)
+            if default.algo != algo:
+                raise ConfigError(f"--preset {name} is a preset of {default.algo}, not of {algo}; presets of "
+                                  f"{algo}: {', '.join(presets_of(algo))}")
+        cli_type = _cli_type(default.algo)
+        parsed = tyro.cli(cli_type, args=argv, default=_as(cli_type, default), prog=prog, config=FLAT,
+                          description=_train_description(resume, default.algo))
+        config = _as(RunConfig, parsed)
         if resume is not None:
             changed = _changed_fields(default, config)
             if changed:
@@ -67,6 +78,9 @@ def train_main(argv: list[str], prog: str = "fastrl train") -> int:
         run_dir = train(config, resume=resume)
     except USER_ERRORS as err:
         return _report(prog, err)
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM where the learner turns it into one (A3C)
+        print(f"{prog}: {err or 'interrupted'}", file=sys.stderr)
+        return 130
     print(f"run directory: {run_dir}")
     return 0
 
@@ -80,7 +94,7 @@ class EvalConfig:
     episodes: int = 30
     """episodes to play (spread evenly over the envs)"""
     epsilon: float | None = None
-    """exploration of the evaluated policy (default: the run's eval_epsilon; 0 = greedy)"""
+    """DQN: exploration of the evaluated ε-greedy policy (default: the run's eval_epsilon; 0 = greedy)"""
     num_envs: int = 0
     """envs played at once (0 = min(episodes, the run's num_envs))"""
     checkpoint: Path | None = None
@@ -105,10 +119,19 @@ def eval_main(argv: list[str], prog: str = "fastrl eval") -> int:
     except USER_ERRORS as err:
         return _report(prog, err)
     print(f"{result['env']}: return {result['return_mean']:.4g} ± {result['return_std']:.3g} over "
-          f"{result['episodes']} episodes (epsilon {result['epsilon']}, checkpoint {result['checkpoint']})")
+          f"{result['episodes']} episodes ({result['policy']} policy, checkpoint {result['checkpoint']})")
     if args.json is not None:
         atomic_write_json(args.json, result)
     return 0
+
+
+def _default_config(algo: str, env: str | None) -> RunConfig:
+    """``fastrl train <algo>`` without a preset: the learner's own defaults for ``env`` where it has them
+    (A3C: a3c-atari for Atari ids), else ``RunConfig``'s."""
+    from fastrl.algos import algo_module
+
+    module = algo_module(algo)
+    return module.default_config(env) if hasattr(module, "default_config") else RunConfig(algo=algo)
 
 
 def _report(prog: str, err: Exception) -> int:
@@ -142,11 +165,30 @@ def _changed_fields(old: RunConfig, new: RunConfig, prefix: str = "") -> list[st
 def _train_usage(prog: str) -> str:
     return (f"usage: {prog} <algo> [--preset NAME] [--env ID] [--field value ...]\n"
             f"       {prog} --resume RUN_DIR [--field value ...]\n\n"
-            f"algorithms: {', '.join(ALGOS)}   (`{prog} dqn --help` lists every field)")
+            f"algorithms: {', '.join(ALGOS)}   (`{prog} <algo> --help` lists every field)")
 
 
-def _train_description(resume: str | None) -> str:
+def _train_description(resume: str | None, algo: str) -> str:
     if resume is not None:
         return f"Continue the run in {resume}; flags override its stored config."
-    return ("Train a learner. --preset NAME sets the defaults (dqn-atari, rainbow-atari, dqn-cartpole, "
-            "dqn-catch); other flags override them. Continue a stopped run with --resume RUN_DIR.")
+    return (f"Train a {algo} learner. --preset NAME sets the defaults ({', '.join(presets_of(algo))}); other "
+            f"flags override them. Continue a stopped run with --resume RUN_DIR.")
+
+
+@functools.cache
+def _cli_type(algo: str) -> type:
+    """``RunConfig`` as ``fastrl train <algo>`` parses it: the sections of the other learner families are
+    suppressed (kept at their defaults, hidden from --help), so flags of the same name do not clash."""
+    hidden = {name for family, names in ALGO_FIELDS.items() if family != algo for name in names}
+    hidden -= set(ALGO_FIELDS[algo])
+    hints = typing.get_type_hints(RunConfig, include_extras=True)
+    fields = [(f.name, tyro.conf.Suppress[hints[f.name]], dataclasses.field(default_factory=f.default_factory))
+              for f in dataclasses.fields(RunConfig) if f.name in hidden]
+    return dataclasses.make_dataclass(f"RunConfig_{algo}", fields, bases=(RunConfig,), frozen=True)
+
+
+def _as(cls: type, config: RunConfig) -> RunConfig:
+    """``config``'s values as an instance of ``cls`` (``RunConfig`` or a ``_cli_type``)."""
+    if type(config) is cls:
+        return config
+    return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(RunConfig)})

@@ -21,3 +21,20 @@ def test_bench_train_records_the_three_rates_and_the_stages(tmp_path):
     for stage in ("env", "act", "replay_add", "sample", "update"):
         assert rows[("fastrl", f"ms_{stage}")]["value"] > 0
     assert data["meta"]["config"]["preset"] == ["dqn-catch"]
+
+
+def test_bench_train_ppo_records_the_bounds_and_the_stages(tmp_path):
+    path = tmp_path / "train.json"
+    assert main(["--preset", "ppo-catch", "--seconds", "0.5", "--learner-options", "epochs=2", "--json",
+                 str(path)]) == 0
+    data = json.loads(path.read_text())
+    rows = {(r["backend"], r["metric"]): r for r in data["records"]}
+    end_to_end = rows[("fastrl", "env_steps_per_s")]
+    env_only = rows[("env-only", "env_steps_per_s")]["value"]
+    bound = rows[("learner-only", "env_steps_per_s")]["value"]
+    assert end_to_end["epochs"] == 2 and rows[("learner-only", "samples_per_s")]["value"] == 2 * bound
+    assert end_to_end["ratio_vs_bound"] == end_to_end["value"] / min(env_only, bound)
+    assert all(v > 0 for v in (end_to_end["value"], env_only, bound))
+    assert 0 < end_to_end["learning_share"] < 1
+    for stage in ("env", "act", "store", "advantages", "update"):
+        assert rows[("fastrl", f"ms_{stage}")]["value"] > 0

@@ -137,7 +137,7 @@ def test_cli_help_lists_every_field_with_its_meaning(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for part in (EnvConfig, ReplayConfig, DQNConfig, RunConfig):
         for f in dataclasses.fields(part):
-            if f.name in ("env", "replay", "dqn", "algo"):
+            if f.name in ("env", "replay", "dqn", "ppo", "a3c", "algo"):  # sections and the command word
                 continue
             flag = "--env" if f.name == "id" else "--" + f.name.replace("_", "-")
             assert flag in text, flag
@@ -179,11 +179,11 @@ def test_cli_bad_values_exit_with_the_flag_named(argv, message, capsys):
     (["dqn", "--preset", "dqn-catch", "--env", "HalfCheetah-v5"], "DQN needs a discrete action space"),
     (["dqn", "--preset", "dqn-atari", "--env", "CartPole-v1"], "is made for Atari games"),
     (["dqn", "--preset", "dqn-cartpol"], "did you mean 'dqn-cartpole'"),
-    (["ppo"], "expected an algorithm (dqn) or --resume RUN_DIR"),
+    (["sac"], "expected an algorithm (dqn, ppo"),
 ])
 def test_cli_configs_that_do_not_fit_are_refused_before_anything_runs(argv, message, tmp_path, capsys):
     from fastrl.train_cli import train_main
 
-    assert train_main([*argv, "--run-dir", str(tmp_path / "run")] if argv != ["ppo"] else argv) == 2
+    assert train_main([*argv, "--run-dir", str(tmp_path / "run")] if argv != ["sac"] else argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -195,9 +195,15 @@ def _optimizer(config: DQNConfig, params) -> torch.optim.Optimizer:
                                centered=config.rmsprop_centered, foreach=True)
 
 
-def learner_for(config, observation_shape: tuple[int, ...], actions: int, device) -> DQN:
-    """The learner of a ``RunConfig`` (seeded by its seed) for envs with these spaces."""
-    return DQN(config.dqn, observation_shape, actions, device, seed=config.seed)
+def learner_for(config, observation_space, action_space, device) -> DQN:
+    """The learner of a ``RunConfig`` (seeded by its seed) for envs with these (single-env) spaces."""
+    return DQN(config.dqn, tuple(observation_space.shape), int(action_space.n), device, seed=config.seed)
+
+
+def evaluation_policy(learner: DQN, config, epsilon: float | None = None):
+    """ε-greedy with the run's eval_epsilon (or ``epsilon``): ``(act(obs, generator), description)``."""
+    epsilon = config.dqn.eval_epsilon if epsilon is None else epsilon
+    return (lambda obs, generator: learner.act(obs, epsilon, generator=generator)), f"epsilon {epsilon:g}"
 
 
 def updates_due(env_steps: int, updates_done: int, config: DQNConfig, learning_from: int) -> int:
@@ -218,7 +224,7 @@ def train(run) -> None:
     """Train a DQN learner on ``run``'s envs until the run's step budget is spent (see the module docstring)."""
     config, clock = run.config.dqn, run.stopwatch
     prioritized = run.config.replay.prioritized
-    learner = learner_for(run.config, run.observation_shape, run.actions, run.device)
+    learner = learner_for(run.config, run.envs.single_observation_space, run.envs.single_action_space, run.device)
     updates_total = max(1, math.ceil((run.config.total_env_steps - config.learning_starts) * config.replay_ratio))
     replay = run.make_replay(config.gamma, updates_total)
     sampling = torch.Generator(device=run.device).manual_seed(run.config.seed + 1)  # replay draws

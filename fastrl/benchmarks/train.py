@@ -1,6 +1,10 @@
 """``fastrl bench train``: end-to-end training env steps/s beside its two bounds, measured in one process.
 
-For each preset (on its env, or on ``--env``), three measurements of ``--seconds`` each:
+    fastrl bench train --algo dqn                       (dqn-cartpole and dqn-atari)
+    fastrl bench train --algo ppo --env Pong-v5         (ppo-atari)
+    fastrl bench train --preset ppo-atari --learner-options bf16=true channels_last=true
+
+DQN presets: for each (on its env, or on ``--env``), three measurements of ``--seconds`` each:
 
 1. **env-only**: the same envs (``make_env``, same count and backend) stepped with pre-drawn random actions
    on the learner's device: the rate the envs allow;
@@ -13,34 +17,58 @@ For each preset (on its env, or on ``--env``), three measurements of ``--seconds
 The figure of merit is ``ratio_vs_bound`` = end-to-end ÷ min(env-only, learner-only bound): what the loop's
 own plumbing loses. Throughput, not learning, is measured: ``learning_starts`` is cut to a short fill and
 the replay capacity is capped (``--capacity``), neither of which changes the cost of a step.
+
+PPO / A2C presets: four measurements, the envs made as the training loop makes them (async halves where the
+preset says):
+
+1. **envpool-raw** (envpool backends): the engine itself, same envs, batch size and threads, numpy actions;
+2. **env-only**: the envs through ``make_env``, stepped with random actions as fast as they go (async: both
+   halves kept in flight);
+3. **learner-only**: ``PPO.learn`` (GAE, then the epochs of minibatch updates) on a collected rollout:
+   env steps/s = rollout transitions ÷ its time, and samples/s (transitions × epochs ÷ time);
+4. **end-to-end**: the training loop, its SPS after the first log row, and its per-stage ms (env, act, store,
+   advantages, update).
+
+The learner is the bound on a CPU (Nature CNN), so ``ratio_vs_bound`` = end-to-end ÷ min(env-only,
+learner-only) is what collection (the policy's forward passes, env waits, stores) costs on top of learning.
+``learning_share`` is the same ratio read from the loop's own stage timers (learning ms ÷ rollout ms), which
+load from other processes, changing between the separate measurements, cannot skew.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import torch
 import tyro
 
 from fastrl import records
-from fastrl.config import RunConfig, preset
+from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset
 
 STAGES = ("env", "act", "replay_add", "sample", "update")
+#: learner family -> the presets ``--algo`` measures
+DEFAULT_PRESETS = {"dqn": ("dqn-cartpole", "dqn-atari"), "ppo": ("ppo-atari",)}
 
 
 @dataclass
 class TrainBenchConfig:
     """End-to-end training env steps/s beside the env-only rate and the learner-only bound."""
 
-    preset: tuple[str, ...] = ("dqn-cartpole", "dqn-atari")
-    """presets to measure (see fastrl train dqn --help)"""
+    algo: Literal["dqn", "ppo"] = "dqn"
+    """learner family whose default presets to measure (dqn: dqn-cartpole, dqn-atari; ppo: ppo-atari; a3c:
+    its own suite, fastrl.benchmarks.train_a3c: steps/s against --workers)"""
+    preset: tuple[str, ...] = ()
+    """presets to measure instead of --algo's (see fastrl train <algo> --help)"""
     env: str | None = None
     """env id for every preset (default: each preset's own)"""
     seconds: float = 10.0
@@ -58,6 +86,31 @@ class TrainBenchConfig:
     """where to write the records (default: profiles/<hardware>/train.json only with --save)"""
     save: bool = False
     """write the records to profiles/<hardware>/train.json when --json is not given"""
+    learner_options: tuple[str, ...] = ()
+    """learner config fields to set, as KEY=VALUE (JSON values), e.g. bf16=true channels_last=true
+    async_envs=false"""
+
+    def presets(self) -> tuple[str, ...]:
+        return self.preset or DEFAULT_PRESETS[self.algo]
+
+
+def with_learner_options(config: RunConfig, options: tuple[str, ...]) -> RunConfig:
+    """``config`` with its learner section's fields set from KEY=VALUE items."""
+    section = ALGO_FIELDS[config.algo][0]
+    values = {}
+    for item in options:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--learner-options {item!r}: expected KEY=VALUE, e.g. bf16=true")
+        try:
+            values[key] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key] = text
+    learner = getattr(config, section)
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(learner)})
+    if unknown:
+        raise ConfigError(f"--learner-options: {', '.join(unknown)} not fields of {type(learner).__name__}")
+    return dataclasses.replace(config, **{section: dataclasses.replace(learner, **values)})
 
 
 def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
@@ -75,6 +128,8 @@ def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
     from fastrl.runner import make_env
 
+    if preset(name).algo == "ppo":
+        return measure_ppo(bench, name)
     config = bench_config(bench, name)
     threads_before = torch.get_num_threads()
     if config.torch_threads:
@@ -129,8 +184,12 @@ def _synchronize(device: torch.device) -> None:
 
 def _random_actions(envs, device: torch.device, count: int = 64) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
-    n = envs.single_action_space.n
-    return [torch.randint(0, n, (envs.num_envs,), generator=generator).to(device) for _ in range(count)]
+    space = envs.single_action_space
+    if not hasattr(space, "n"):  # a Box: uniform within its bounds
+        low, high = (torch.as_tensor(b, dtype=torch.float32) for b in (space.low, space.high))
+        return [(low + (high - low) * torch.rand((envs.num_envs, *space.shape), generator=generator)).to(device)
+                for _ in range(count)]
+    return [torch.randint(0, space.n, (envs.num_envs,), generator=generator).to(device) for _ in range(count)]
 
 
 def _env_only(envs, config: RunConfig, seconds: float) -> float:
@@ -153,8 +212,7 @@ def _learner_only(envs, config: RunConfig, seconds: float) -> float:
     from fastrl.runner import replay_config_for
 
     device = torch.device(config.resolved_device())
-    learner = learner_for(config, tuple(envs.single_observation_space.shape), int(envs.single_action_space.n),
-                          device)
+    learner = learner_for(config, envs.single_observation_space, envs.single_action_space, device)
     replay = ReplayBuffer(replay_config_for(config, envs, config.dqn.gamma, 1 << 30), device)
     actions = _random_actions(envs, device)
     replay.add(envs.reset(seed=config.seed))
@@ -192,15 +250,164 @@ def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict
     return sps, stage_ms
 
 
+# ---------------------------------------------------------------------------------------------------------
+# PPO / A2C
+# ---------------------------------------------------------------------------------------------------------
+
+
+def ppo_bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
+    """The preset as measured: the bench's device and threads, its learner options, no side outputs."""
+    config = with_learner_options(preset(name, bench.env), bench.learner_options)
+    return dataclasses.replace(config, device=bench.device, torch_threads=bench.torch_threads or config.torch_threads,
+                               tensorboard=False, progress=False, eval_interval=0, checkpoint_interval=0)
+
+
+def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
+    from fastrl.algos.ppo import env_options
+    from fastrl.envs.base import cpu_cores
+    from fastrl.runner import make_env
+
+    config = ppo_bench_config(bench, name)
+    c = config.ppo
+    threads_before = torch.get_num_threads()
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    try:
+        envs = make_env(config, config.env.num_envs, config.seed, **env_options(config))
+        batch_size = envs.batch_size
+        # The engine's threads as make_env chose them (its default: one per env, at most one per core).
+        threads = config.env.make_options().get("num_threads") or min(config.env.num_envs, cpu_cores())
+        try:
+            env_sps = _ppo_env_only(envs, bench.seconds)
+            learner_sps = _ppo_learner_only(envs, config, bench.seconds)
+        finally:
+            envs.close()
+        raw_sps = None
+        if envs.backend == "envpool":
+            from fastrl.benchmarks.envs import _action_pool, _timed, raw_loop
+
+            actions = _action_pool(envs.single_action_space, config.env.num_envs, np.random.default_rng(0))
+            body, close = raw_loop("envpool", config.env.id, config.env.num_envs, batch_size, threads, actions)
+            try:
+                raw_sps = _timed(body, bench.seconds)
+            finally:
+                close()
+        end_to_end, stage_ms = _ppo_end_to_end(config, bench.seconds * min(env_sps, learner_sps))
+    finally:
+        torch.set_num_threads(threads_before)
+
+    mode = f"async{batch_size}" if batch_size < config.env.num_envs else "sync"
+    case = f"{name}/{config.env.id}/n{config.env.num_envs}/{mode}/{config.device}"
+    common = {"preset": name, "env_id": config.env.id, "num_envs": config.env.num_envs, "num_steps": c.num_steps,
+              "epochs": c.epochs, "minibatches": c.minibatches, "bf16": c.bf16, "channels_last": c.channels_last,
+              "env_threads": threads, "batch_size": batch_size,
+              "torch_threads": config.torch_threads or threads_before}
+    bound = min(env_sps, learner_sps)
+    # The share of the loop's own wall time spent learning (GAE + update), from its stage timers: the same
+    # ratio as ratio_vs_bound, but immune to load that changes between the separate measurements.
+    rollout_ms = 1e3 * c.num_steps * config.env.num_envs / end_to_end
+    learning_share = (stage_ms["update"] + stage_ms["advantages"]) / rollout_ms
+    rows = [
+        records.record("train", case, "fastrl", "env_steps_per_s", end_to_end, "1/s",
+                       ratio_vs_bound=end_to_end / bound, learning_share=learning_share, **common),
+        records.record("train", case, "env-only", "env_steps_per_s", env_sps, "1/s", **common),
+        records.record("train", case, "learner-only", "env_steps_per_s", learner_sps, "1/s", **common),
+        records.record("train", case, "learner-only", "samples_per_s", learner_sps * c.epochs, "1/s", **common),
+    ]
+    if raw_sps is not None:
+        rows.append(records.record("train", case, "envpool-raw", "env_steps_per_s", raw_sps, "1/s", **common))
+    rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
+             for stage, ms in stage_ms.items()]
+    return rows
+
+
+def _ppo_env_only(envs, seconds: float) -> float:
+    """Env steps/s of the envs alone, random actions; async: both halves in flight, each sent as it lands."""
+    device = envs.device
+    actions = _random_actions(envs, device)
+    envs.reset()
+    step = itertools.count()
+    if envs.is_async:
+        halves = [a[:envs.batch_size] for a in actions]
+
+        def body() -> int:
+            out = envs.recv()
+            envs.send(halves[next(step) % len(halves)], out.env_ids)
+            return envs.batch_size
+    else:
+        def body() -> int:
+            envs.step(actions[next(step) % len(actions)])
+            return envs.num_envs
+
+    return _timed(body, seconds, device)
+
+
+def _ppo_learner_only(envs, config: RunConfig, seconds: float) -> float:
+    """Env steps/s that ``PPO.learn`` allows: one rollout collected by the policy, then learned from repeatedly."""
+    from fastrl.algos.ppo import learner_for
+    from fastrl.envs.base import torch_dtype
+    from fastrl.rollout import Collector, Rollout
+    from fastrl.runner import Stopwatch
+
+    device = torch.device(config.resolved_device())
+    c = config.ppo
+    learner = learner_for(config, envs.single_observation_space, envs.single_action_space, device)
+    rollout = Rollout(c.num_steps, envs.num_envs, tuple(envs.single_observation_space.shape),
+                      torch_dtype(envs.single_observation_space), learner.action_shape, learner.action_dtype, device)
+    collector = Collector(envs, rollout, lambda info: None, Stopwatch(("env", "act", "store")))
+    collector.begin(envs.reset(seed=config.seed))
+    learner.begin_rollout(c.num_steps, envs.num_envs)
+    collector.collect(learner.act)
+
+    def body() -> int:
+        learner.learn(rollout, rollout.rewards, updates_total=1 << 30)
+        return c.num_steps * envs.num_envs
+
+    return _timed(body, seconds, device)
+
+
+def _ppo_end_to_end(config: RunConfig, steps: float) -> tuple[float, dict[str, float]]:
+    """The training loop's env steps/s after its first log row (warm-up), and its mean per-stage ms there."""
+    from fastrl.algos.ppo import STAGES as PPO_STAGES
+    from fastrl.log import METRICS, read_jsonl
+    from fastrl.runner import train
+
+    per_rollout = config.ppo.num_steps * config.env.num_envs
+    interval = max(per_rollout, int(steps / 5) // per_rollout * per_rollout)
+    stop = 6 * interval
+    with tempfile.TemporaryDirectory() as tmp:
+        run = dataclasses.replace(config, run_dir=Path(tmp) / "run", log_interval=interval,
+                                  total_env_steps=stop + interval)  # stop_at ends it first: no final eval
+        train(run, stop_at=stop)
+        rows = [r for r in read_jsonl(Path(tmp) / "run" / METRICS) if r["env_steps"] > interval]
+    sps = statistics.median(r["sps"] for r in rows)
+    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in PPO_STAGES}
+    return sps, stage_ms
+
+
 def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int:
+    if argv is not None and _algo_flag(argv) == "a3c":  # Hogwild workers: throughput against their number
+        from fastrl.benchmarks import train_a3c
+
+        return train_a3c.main(argv, prog=f"{prog} --algo a3c")
     bench = tyro.cli(TrainBenchConfig, args=argv, prog=prog)
     rows: list[dict] = []
-    for name in bench.preset:
+    for name in bench.presets():
         rows += measure(bench, name)
     records.print_table(rows, title="fastrl bench train",
-                        extra_columns=("ratio_vs_bound",))
+                        extra_columns=("ratio_vs_bound", "learning_share"))
     path = bench.json or (records.default_path("train") if bench.save else None)
     if path is not None:
         records.write_records(path, rows, records.run_meta(bench))
         print(f"records written to {path}")
     return 0
+
+
+def _algo_flag(argv: list[str]) -> str | None:
+    """The value of ``--algo`` in ``argv`` (``--algo a3c`` or ``--algo=a3c``), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--algo" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--algo="):
+            return arg.split("=", 1)[1]
+    return None

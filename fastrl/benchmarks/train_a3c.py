@@ -1,0 +1,136 @@
+"""``fastrl bench train --algo a3c``: Hogwild env steps/s and updates/s against the number of workers.
+
+For each worker count (``--workers 1,2,4,...``) the preset's workers run on their own (no evaluator, no
+logging, no checkpoints) and their shared counters are read over ``--seconds``, after every worker has
+taken its first step and ``--warmup`` more seconds have passed (so process start-up is not counted).
+Records: env steps/s and updates/s per worker count, with the speed-up and the parallel efficiency
+(speed-up ÷ workers) against the smallest count; the env steps per CPU second and the share of a core each
+worker got (from /proc: on a machine shared with other work, the speed-up is bounded by the cores left, and
+these two tell that apart from workers slowing each other down); and a plot of env steps/s against
+workers beside linear scaling. The issue's targets: >= 1.8x at 2 workers vs 1 on a 2-core machine, >= 12x at 16 vs 1 on 16 cores.
+
+Each worker is one process with one torch thread (and, for envpool, one engine thread), so workers beyond
+the machine's cores only share them: the scaling bends there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from fastrl import records
+
+
+@dataclass
+class A3CBenchConfig:
+    """A3C / async Q-learning throughput against the number of Hogwild workers."""
+
+    algo: str = "a3c"
+    """learner family (fastrl bench train --algo a3c routes here)"""
+    preset: str = "a3c-atari"
+    """preset to measure: a3c-atari, a3c-catch, a3c-cartpole, nstepq-catch"""
+    env: str | None = None
+    """env id (default: the preset's own)"""
+    workers: tuple[int, ...] = (1, 2, 4)
+    """worker counts to measure"""
+    seconds: float = 20.0
+    """length of each measurement"""
+    warmup: float = 3.0
+    """seconds after every worker's first step before counting"""
+    lstm: bool | None = None
+    """measure the LSTM network (default: the preset's)"""
+    json: Path | None = None
+    """where to write the records (default: profiles/<hardware>/train_a3c.json only with --save)"""
+    plot: Path | None = None
+    """where to draw the scaling plot (default: beside the records, train_a3c.png)"""
+    save: bool = False
+    """write the records and plot under profiles/<hardware>/ when --json is not given"""
+
+
+def bench_config(bench: A3CBenchConfig, workers: int):
+    from fastrl.config import preset
+
+    config = preset(bench.preset, bench.env)
+    a3c = dataclasses.replace(config.a3c, workers=workers,
+                              lstm=config.a3c.lstm if bench.lstm is None else bench.lstm)
+    return dataclasses.replace(config, a3c=a3c, tensorboard=False, progress=False)
+
+
+def measure(bench: A3CBenchConfig) -> list[dict]:
+    from fastrl.algos.a3c import measure_throughput
+
+    if bench.algo != "a3c":
+        raise ValueError(f"--algo {bench.algo!r}: this suite measures the a3c family (its presets choose the method)")
+    results = {}
+    for n in bench.workers:
+        config = bench_config(bench, n)
+        results[n] = (config, measure_throughput(config, seconds=bench.seconds, warmup=bench.warmup))
+        r = results[n][1]
+        print(f"{n} worker(s): {r['env_steps_per_s']:,.0f} env steps/s, {r['updates_per_s']:,.0f} updates/s, "
+              f"{r['env_steps_per_cpu_s']:,.0f} env steps per CPU second, each worker on {r['cpu_share']:.0%} of "
+              f"a core", flush=True)
+    base_n = min(results)
+    base = results[base_n][1]["env_steps_per_s"]
+    rows = []
+    for n, (config, r) in results.items():
+        speedup = r["env_steps_per_s"] / base
+        common = {"preset": bench.preset, "env_id": config.env.id, "method": config.a3c.method,
+                  "lstm": config.a3c.lstm, "t_max": config.a3c.t_max, "workers": n, "cores": os.cpu_count(),
+                  "seconds": r["seconds"], "cpu_share": r["cpu_share"]}
+        case = f"{bench.preset}/{config.env.id}/w{n}"
+        rows.append(records.record("train_a3c", case, "fastrl", "env_steps_per_s", r["env_steps_per_s"], "1/s",
+                                   speedup=speedup, efficiency=speedup * base_n / n,
+                                   per_worker=r["per_worker_env_steps_per_s"], **common))
+        rows.append(records.record("train_a3c", case, "fastrl", "updates_per_s", r["updates_per_s"], "1/s",
+                                   **common))
+        rows.append(records.record("train_a3c", case, "fastrl", "env_steps_per_cpu_s", r["env_steps_per_cpu_s"],
+                                   "1/s", **common))
+    return rows
+
+
+def plot_scaling(rows: list[dict], path: Path) -> Path:
+    """Env steps/s against workers, beside linear scaling from the smallest count."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from fastrl.io import atomic_write_bytes
+
+    points = sorted((r["workers"], r["value"]) for r in rows if r["metric"] == "env_steps_per_s")
+    workers = [w for w, _ in points]
+    sps = [v for _, v in points]
+    fig = Figure(figsize=(6, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(workers, sps, marker="o", label="measured")
+    ax.plot(workers, [sps[0] * w / workers[0] for w in workers], linestyle="--", color="gray", label="linear")
+    ax.axvline(os.cpu_count(), color="tab:red", alpha=0.3, label=f"{os.cpu_count()} cores")
+    ax.set_xticks(workers)
+    ax.set_xlabel("workers")
+    ax.set_ylabel("env steps/s")
+    ax.set_title(f"Hogwild scaling: {rows[0]['preset']} on {rows[0]['env_id']}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def main(argv: list[str] | None = None, prog: str = "fastrl bench train --algo a3c") -> int:
+    bench = tyro.cli(A3CBenchConfig, args=argv, prog=prog)
+    rows = measure(bench)
+    records.print_table(rows, title="fastrl bench train --algo a3c",
+                        extra_columns=("workers", "speedup", "efficiency", "cpu_share"))
+    path = bench.json or (records.default_path("train_a3c") if bench.save else None)
+    if path is not None:
+        records.write_records(path, rows, records.run_meta(bench))
+        print(f"records written to {path}")
+    plot = bench.plot or (Path(path).with_suffix(".png") if path is not None else None)
+    if plot is not None:
+        print(f"scaling plot written to {plot_scaling(rows, plot)}")
+    return 0
