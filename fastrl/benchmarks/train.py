@@ -137,7 +137,7 @@ def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
     try:
         envs = make_env(config, config.env.num_envs, config.seed)
         try:
-            env_sps = _env_only(envs, config, bench.seconds)
+            env_sps = _env_only(envs, bench.seconds, seed=config.seed)
             updates_per_s = _learner_only(envs, config, bench.seconds)
         finally:
             envs.close()
@@ -190,19 +190,6 @@ def _random_actions(envs, device: torch.device, count: int = 64) -> list[torch.T
         return [(low + (high - low) * torch.rand((envs.num_envs, *space.shape), generator=generator)).to(device)
                 for _ in range(count)]
     return [torch.randint(0, space.n, (envs.num_envs,), generator=generator).to(device) for _ in range(count)]
-
-
-def _env_only(envs, config: RunConfig, seconds: float) -> float:
-    device = torch.device(config.resolved_device())
-    actions = _random_actions(envs, device)
-    envs.reset(seed=config.seed)
-    step = itertools.count()
-
-    def body() -> int:
-        envs.step(actions[next(step) % len(actions)])
-        return envs.num_envs
-
-    return _timed(body, seconds, device)
 
 
 def _learner_only(envs, config: RunConfig, seconds: float) -> float:
@@ -278,7 +265,7 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
         # The engine's threads as make_env chose them (its default: one per env, at most one per core).
         threads = config.env.make_options().get("num_threads") or min(config.env.num_envs, cpu_cores())
         try:
-            env_sps = _ppo_env_only(envs, bench.seconds)
+            env_sps = _env_only(envs, bench.seconds)
             learner_sps = _ppo_learner_only(envs, config, bench.seconds)
         finally:
             envs.close()
@@ -321,11 +308,11 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     return rows
 
 
-def _ppo_env_only(envs, seconds: float) -> float:
+def _env_only(envs, seconds: float, seed: int | None = None) -> float:
     """Env steps/s of the envs alone, random actions; async: both halves in flight, each sent as it lands."""
     device = envs.device
     actions = _random_actions(envs, device)
-    envs.reset()
+    envs.reset(seed=seed)
     step = itertools.count()
     if envs.is_async:
         halves = [a[:envs.batch_size] for a in actions]
