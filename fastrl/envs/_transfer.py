@@ -22,6 +22,7 @@ writing every small field into a slot is a single call.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,6 +58,10 @@ class Slot:
 
     host: dict[str, np.ndarray]
     tensors: dict[str, torch.Tensor]
+    #: where ``ToDevice.elsewhere``: the copy of ``tensors`` made by the last ``ship``
+    shipped: dict[str, torch.Tensor]
+    #: the owner's result built once over ``tensors`` (an env's ``Step``), returned each time the slot is used
+    result: Any = None
 
 
 class ToDevice:
@@ -68,28 +73,28 @@ class ToDevice:
         self.device = device
         self.on_cuda = device.type == "cuda"
         if self.on_cuda:
-            self._slots = _pinned_slots(device, fields)
+            self.slots = _pinned_slots(device, fields)
         else:
-            self._slots = (_HostSlot(fields), _HostSlot(fields))
-        self._elsewhere = device.type not in ("cpu", "cuda")  # e.g. mps: a plain copy when shipped
+            self.slots = (_HostSlot(fields), _HostSlot(fields))
+        self.elsewhere = device.type not in ("cpu", "cuda")  # e.g. mps: a plain copy when shipped
         self._turn = 0
 
     def next(self) -> Slot:
         """The slot to fill for this step (on CUDA, once its previous copy to the device is done)."""
         self._turn ^= 1
-        slot = self._slots[self._turn]
+        slot = self.slots[self._turn]
         if self.on_cuda:
             slot.copied.synchronize()
         return slot
 
-    def ship(self, slot: Slot) -> dict[str, torch.Tensor]:
-        """The filled ``slot`` as tensors on the device (a fresh dict; the tensors are the slot's own)."""
+    def ship(self, slot: Slot) -> None:
+        """Make the slot's host arrays visible on the device: ``slot.tensors`` (CPU, CUDA; on CUDA the copy
+        is queued on the current stream) or, elsewhere, a fresh copy in ``slot.shipped``."""
         if self.on_cuda:
             slot.device_bytes.copy_(slot.pinned_bytes, non_blocking=True)
             slot.copied.record(torch.cuda.current_stream(self.device))
-        if self._elsewhere:
-            return {name: tensor.to(self.device) for name, tensor in slot.tensors.items()}
-        return dict(slot.tensors)
+        elif self.elsewhere:
+            slot.shipped = {name: tensor.to(self.device) for name, tensor in slot.tensors.items()}
 
 
 class _HostSlot(Slot):

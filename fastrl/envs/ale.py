@@ -131,8 +131,8 @@ class AleVecEnv(HostEngineVecEnv):
         return rows[self._last_ids]
 
     def _out(self, obs, raw_reward, terminated, truncated, info, env_ids):
-        return self._deliver(obs, raw_reward, terminated, truncated, raw_reward=raw_reward, game_flag=terminated,
-                             lives=info["lives"], env_ids=env_ids)
+        return self._deliver(obs, raw_reward, terminated, truncated, raw_reward, terminated, info["lives"],
+                             env_ids)
 
     @property
     def engine(self):

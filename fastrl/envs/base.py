@@ -15,7 +15,8 @@ Conventions (shared by every backend, so a learner is written once):
   int64. Actions are accepted as torch tensors (any device) or numpy arrays.
 - **Returned tensors stay valid through the next step** (a learner may keep ``obs`` while it steps to
   ``next_obs``); an adapter may hand out its own preallocated buffers in turn (native envs, and every
-  backend on CUDA), so copy a tensor to keep it longer.
+  backend on CUDA), so copy a tensor to keep it longer. The host engines hand out their ``info`` dicts in
+  turn too: read them, do not add to them.
 - **Autoreset is next-step** (envpool's and gymnasium's default): after a step that returns
   ``terminated | truncated`` for env i, the *next* step of env i ignores its action and returns the first
   observation of a new episode, with reward 0 and both flags False. A learner that stores transitions skips
@@ -39,7 +40,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from fastrl.envs._transfer import ToDevice, actions_to_host
+from fastrl.envs._transfer import ToDevice, actions_to_host, numpy_dtype
 from fastrl.envs.checks import check_action_batch
 
 
@@ -204,6 +205,8 @@ class HostEngineVecEnv(VecEnv):
         if lives:
             self._fields["lives"] = ((), torch.int32)
         self._step_out = self._recv_out = None  # made on first use: on CUDA each holds pinned buffers
+        # the observations' dtype that the CPU slots hold: an engine array of it is handed over uncopied
+        self._zero_copy_dtype = numpy_dtype(self._obs_dtype) if self.device.type == "cpu" else None
 
     def _outputs(self, n: int) -> ToDevice:
         return ToDevice(self.device, {name: ((n, *shape), dtype) for name, (shape, dtype) in self._fields.items()})
@@ -293,45 +296,54 @@ class HostEngineVecEnv(VecEnv):
     def _reset_obs(self, obs: np.ndarray) -> torch.Tensor:
         slot = self._reset_out.next()
         np.copyto(slot.host["obs"], obs, casting="same_kind")
-        return self._reset_out.ship(slot)["obs"]
+        self._reset_out.ship(slot)
+        return (slot.shipped if self._reset_out.elsewhere else slot.tensors)["obs"]
 
-    def _deliver(self, obs, reward, terminated, truncated, *, raw_reward, game_flag, lives=None, env_ids=None):
+    def _deliver(self, obs, reward, terminated, truncated, raw_reward, game_flag, lives, env_ids):
         """The tensors of one step (``env_ids`` None: all envs in order): see ``EpisodeTracker.finish`` for
-        ``raw_reward`` and ``game_flag``."""
+        ``raw_reward`` and ``game_flag``. Each slot's result (its tensors, the info dict) is built once, when
+        the slot is made, and returned again each time the slot comes round: after an engine step every
+        distinct Python-level call is slow (cold caches), so this path makes as few as it can."""
         if env_ids is None:
             out = self._step_out or self._make_outputs(False)
         else:
             out = self._recv_out or self._make_outputs(True)
         slot = out.next()
-        host = slot.host
-        zero_copy = out.device.type == "cpu" and obs.dtype == host["obs"].dtype  # the engine's fresh array
-        if not obs.flags.c_contiguous:  # the kernel copies flat; no engine here returns such arrays
-            obs = np.ascontiguousarray(obs)
+        zero_copy = obs.dtype == self._zero_copy_dtype  # the engine's fresh array, handed over as it is
         if env_ids is None:
             self._tracker.finish(self._tracker.all_ids, obs, not zero_copy, reward, raw_reward, terminated,
-                                 truncated, game_flag, lives, None, host)
+                                 truncated, game_flag, lives, None, slot.host)
         else:  # these envs have landed: no longer in flight
             self._tracker.finish(env_ids, obs, not zero_copy, reward, raw_reward, terminated, truncated,
-                                 game_flag, lives, self._in_flight, host)
+                                 game_flag, lives, self._in_flight, slot.host)
             self._num_in_flight -= len(env_ids)
-        tensors = out.ship(slot)
-        obs_tensor = torch.from_numpy(obs) if zero_copy else tensors["obs"]
+        out.ship(slot)
+        result = self._result(slot.shipped, env_ids is not None) if out.elsewhere else slot.result
+        if env_ids is not None:
+            self._recv_ids = (result.env_ids, env_ids)
+        if zero_copy:
+            return result._replace(obs=torch.from_numpy(obs))
+        return result
+
+    def _result(self, tensors: dict[str, torch.Tensor], with_env_ids: bool) -> Step | AsyncStep:
         info = {"episode_end": tensors["episode_end"], "episode_return": tensors["episode_return"],
                 "episode_length": tensors["episode_length"]}
         if self._has_lives:
             info["lives"] = tensors["lives"]
-        if env_ids is None:
-            return Step(obs_tensor, tensors["reward"], tensors["terminated"], tensors["truncated"], info)
-        self._recv_ids = (tensors["env_ids"], env_ids)
-        return AsyncStep(obs_tensor, tensors["reward"], tensors["terminated"], tensors["truncated"],
-                         tensors["env_ids"], info)
+        if with_env_ids:
+            return AsyncStep(tensors["obs"], tensors["reward"], tensors["terminated"], tensors["truncated"],
+                             tensors["env_ids"], info)
+        return Step(tensors["obs"], tensors["reward"], tensors["terminated"], tensors["truncated"], info)
 
     def _make_outputs(self, with_env_ids: bool) -> ToDevice:
+        out = self._outputs(self.batch_size if with_env_ids else self.num_envs)
+        for slot in out.slots:
+            slot.result = self._result(slot.tensors, with_env_ids)
         if with_env_ids:
-            self._recv_out = self._outputs(self.batch_size)
-            return self._recv_out
-        self._step_out = self._outputs(self.num_envs)
-        return self._step_out
+            self._recv_out = out
+        else:
+            self._step_out = out
+        return out
 
 
 class EpisodeTracker:
@@ -401,7 +413,7 @@ def _finish(ids, obs, o_obs, copy_obs, in_flight, reward, raw_reward, terminated
         for row in range(ids.shape[0]):
             in_flight[ids[row]] = False
     if copy_obs:
-        flat_in, flat_out = obs.reshape(-1), o_obs.reshape(-1)
+        flat_in, flat_out = obs.ravel(), o_obs.reshape(-1)  # ravel: any layout
         for k in range(flat_in.shape[0]):
             flat_out[k] = flat_in[k]
     has_lives = lives.shape[0] > 0

@@ -114,10 +114,9 @@ class EnvpoolVecEnv(HostEngineVecEnv):
 
     def _out(self, obs, reward, terminated, truncated, info, env_ids):
         if self._atari:  # the game's own end, not a life loss; the raw reward, not the clipped one
-            return self._deliver(obs, reward, terminated, truncated, raw_reward=info["reward"],
-                                 game_flag=info["terminated"], lives=info["lives"], env_ids=env_ids)
-        return self._deliver(obs, reward, terminated, truncated, raw_reward=reward, game_flag=terminated,
-                             env_ids=env_ids)
+            return self._deliver(obs, reward, terminated, truncated, info["reward"], info["terminated"],
+                                 info["lives"], env_ids)
+        return self._deliver(obs, reward, terminated, truncated, reward, terminated, None, env_ids)
 
     @property
     def engine(self):

@@ -132,8 +132,8 @@ class GymnasiumVecEnv(HostEngineVecEnv):
         actions = self._host_actions(actions, None)
         obs, reward, terminated, truncated, info = self._vec.step(actions)
         self._steps += 1
-        return self._deliver(obs, reward, terminated, truncated, raw_reward=reward, game_flag=terminated,
-                             lives=info["lives"] if self._atari else None)
+        return self._deliver(obs, reward, terminated, truncated, reward, terminated,
+                             info["lives"] if self._atari else None, None)
 
     @property
     def engine(self):
