@@ -23,18 +23,34 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
 
 
 def split_commas(argv: list[str]) -> list[str]:
-    """``--flag a,b`` -> ``--flag a b`` (values after flags only; ``--flag=a,b`` too)."""
+    """``--flag a,b`` -> ``--flag a b`` (values after flags only; ``--flag=a,b`` too). A comma inside brackets
+    or braces stays: ``hidden=[32,32]`` is one value."""
     out: list[str] = []
     for arg in argv:
         if arg.startswith("--") and "=" in arg:
             flag, value = arg.split("=", 1)
             out.append(flag)
-            out.extend(v for v in value.split(",") if v)
+            out.extend(_top_level_parts(value))
         elif not arg.startswith("-") and "," in arg:
-            out.extend(v for v in arg.split(",") if v)
+            out.extend(_top_level_parts(arg))
         else:
             out.append(arg)
     return out
+
+
+def _top_level_parts(value: str) -> list[str]:
+    """``value`` split at the commas outside brackets and braces, empty parts dropped."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(value):
+        if char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return [p for p in parts if p]
 
 
 def usage() -> str:

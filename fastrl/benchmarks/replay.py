@@ -10,9 +10,19 @@ and 17-float observations (MuJoCo-like, 6-float actions) at 1M. For each case an
 
 Peers, where installed: Stable-Baselines3's ``ReplayBuffer`` (uniform), cpprb's ``ReplayBuffer`` and
 ``PrioritizedReplayBuffer`` (next_obs stored apart: its ``next_of`` sharing assumes one env stream, not 16
-interleaved), torchrl's ``PrioritizedReplayBuffer`` (its C++ sum tree must load). Every peer row
-carries ``fastrl_ratio``: how many times faster fastrl is (peer time / fastrl time, or fastrl rate / peer
-rate). Peers store whole stacked observations (56 KB per Atari transition), so Atari cases fill only
+interleaved), torchrl's ``TensorDictPrioritizedReplayBuffer`` and its ``ReplayBuffer`` with a
+``PrioritizedSampler``, over a ``LazyTensorStorage`` (its C++ sum tree must load: a torchrl wheel built
+against another torch does not: ``rebuild_torchrl_extension`` rebuilds it from the C++ sources the wheel
+ships). Every peer row carries ``fastrl_ratio``: how many times faster fastrl is (peer time / fastrl time,
+or fastrl rate / peer rate).
+
+What each returns per batch: fastrl a ``Batch`` of torch tensors (obs, action, n-step reward, discount,
+next_obs, importance weights, indices); SB3 its ``ReplayBufferSamples`` of torch tensors (obs, action,
+next_obs, done, reward; float32); cpprb a dict of numpy arrays wrapped as tensors here; torchrl a
+``TensorDict`` (obs, action, next_obs, reward, done, index, priority weight). Every provider's batch is
+held until its next call returns (see ``holding``).
+
+Peers store whole stacked observations (56 KB per Atari transition), so Atari cases fill only
 ``atari_fill`` transitions, and the 1M Atari case runs without them (they would need 56 GB).
 
 fastrl and each peer are timed in alternating windows (fastrl, peer, fastrl, ...) so that the drift of a
@@ -237,30 +247,73 @@ def cpprb_provider(case: Case, config: ReplayBenchConfig, steps: Steps, prioriti
     return Provider("cpprb", add, sample, None)
 
 
-def torchrl_provider(case: Case, config: ReplayBenchConfig, steps: Steps) -> Provider:
+def torchrl_providers(case: Case, config: ReplayBenchConfig, steps: Steps) -> list[Provider]:
+    """torchrl's two prioritized set-ups: ``TensorDictPrioritizedReplayBuffer`` (its TensorDict front door)
+    and a plain ``ReplayBuffer`` with a ``PrioritizedSampler`` (a little less Python per call), both over
+    a ``LazyTensorStorage`` and its C++ sum tree; fastrl's ratio is best read against the faster."""
     from tensordict import TensorDict
-    from torchrl.data import LazyTensorStorage, TensorDictPrioritizedReplayBuffer
+    from torchrl.data import (
+        LazyTensorStorage,
+        PrioritizedSampler,
+        ReplayBuffer,
+        TensorDictPrioritizedReplayBuffer,
+    )
 
-    buffer = TensorDictPrioritizedReplayBuffer(alpha=0.6, beta=0.4, storage=LazyTensorStorage(case.capacity,
-                                               device=config.device), batch_size=config.batch)
     n = config.num_envs
     rows = [TensorDict({"obs": torch.from_numpy(steps.obs[k]), "next_obs": torch.from_numpy(steps.obs[(k + 1) % 8]),
                         "action": torch.from_numpy(steps.action[k]), "reward": torch.from_numpy(steps.reward),
                         "done": torch.from_numpy(steps.done[k])}, batch_size=[n]) for k in range(len(steps.obs))]
-
-    def add(i: int) -> None:
-        buffer.extend(rows[i % len(rows)])
-
-    for i in range(fill_count(case, config)):
-        add(i)
     td = torch.rand(config.batch)
+    dict_buffer = TensorDictPrioritizedReplayBuffer(alpha=0.6, beta=0.4, batch_size=config.batch,
+                                                    storage=LazyTensorStorage(case.capacity, device=config.device))
+    sampler_buffer = ReplayBuffer(storage=LazyTensorStorage(case.capacity, device=config.device),
+                                  sampler=PrioritizedSampler(case.capacity, alpha=0.6, beta=0.4),
+                                  batch_size=config.batch)
 
-    def prioritized_round():
-        batch = buffer.sample()
-        buffer.update_priority(batch["index"], td)
+    def adder(buffer):
+        def add(i: int) -> None:
+            buffer.extend(rows[i % len(rows)])
+
+        for i in range(fill_count(case, config)):
+            add(i)
+        return add
+
+    def dict_round():
+        batch = dict_buffer.sample()  # with its "priority_weight" (importance weights) and "index"
+        dict_buffer.update_priority(batch["index"], td)
         return batch
 
-    return Provider("torchrl/prioritized", add, None, prioritized_round)
+    def sampler_round():
+        batch, info = sampler_buffer.sample(return_info=True)  # info: "priority_weight", "index"
+        sampler_buffer.update_priority(info["index"], td)
+        return batch, info
+
+    return [Provider("torchrl/prioritized", adder(dict_buffer), None, dict_round,
+                     note="TensorDictPrioritizedReplayBuffer"),
+            Provider("torchrl/sampler", adder(sampler_buffer), None, sampler_round,
+                     note="ReplayBuffer + PrioritizedSampler")]
+
+
+def rebuild_torchrl_extension() -> Path:
+    """Rebuild torchrl's C++ extension (its segment trees) against the installed torch, from the C++ sources
+    its wheel ships (``torchrl/csrc``), in place of the wheel's build, which loads only against the torch it
+    was built for. Compiled as its release builds are (``-O3 -DNDEBUG``: with asserts on, a dtype mismatch
+    aborts the process where a release build raises). Takes a minute or two; returns the extension's path.
+    """
+    import shutil
+
+    import torchrl
+    from torch.utils.cpp_extension import load
+
+    package = Path(torchrl.__file__).parent
+    (target,) = package.glob("_torchrl.*")
+    built = load("_torchrl", [str(package / "csrc" / f) for f in ("pybind.cpp", "utils.cpp")],
+                 extra_cflags=["-O3", "-DNDEBUG"], is_python_module=True)
+    shutil.copy(built.__file__, target)
+    return target
+
+
+TORCHRL_REBUILD = 'python -c "from fastrl.benchmarks.replay import rebuild_torchrl_extension as r; r()"'
 
 
 def peer_providers(name: str, case: Case, config: ReplayBenchConfig, steps: Steps) -> tuple[list[Provider], str]:
@@ -269,13 +322,16 @@ def peer_providers(name: str, case: Case, config: ReplayBenchConfig, steps: Step
         return [], f"{name} stores stacked observations: {case.capacity * 2 * 4 * 84 * 84 / 1e9:.0f} GB for this case"
     makers = {"sb3": lambda: [sb3_provider(case, config, steps)],
               "cpprb": lambda: cpprb_providers(case, config, steps),
-              "torchrl": lambda: [torchrl_provider(case, config, steps)]}
+              "torchrl": lambda: torchrl_providers(case, config, steps)}
     if name not in makers:
         return [], f"unknown peer {name!r}; known: {sorted(makers)}"
     try:
         return makers[name](), ""
     except Exception as e:  # not installed, or its compiled parts do not load against this torch
-        return [], f"{name} unavailable: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        reason = f"{name} unavailable: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if name == "torchrl" and "SegmentTree" in str(e):
+            reason += f" (its C++ extension does not load against this torch; rebuild it: {TORCHRL_REBUILD})"
+        return [], reason
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -284,12 +340,29 @@ def peer_providers(name: str, case: Case, config: ReplayBenchConfig, steps: Step
 
 def alternate(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, windows: int
               ) -> dict[str, timing.Timing]:
-    """Per-call timings of each fn, measured in alternating windows."""
+    """Per-call timings of each fn (held: see ``holding``), measured in alternating windows."""
     samples: dict[str, list[float]] = {k: [] for k in fns}
+    held = {k: holding(fn) for k, fn in fns.items()}
     for _ in range(windows):
-        for name, fn in fns.items():
+        for name, fn in held.items():
             samples[name] += timing.time_calls(fn, device, repeats=repeats, warmup=max(repeats // 10, 2)).samples_us
     return {k: timing.Timing(tuple(v)) for k, v in samples.items()}
+
+
+def holding(fn: Callable[[], object]) -> Callable[[], None]:
+    """``fn`` whose result is kept until its next call has returned, as a training loop's
+    ``batch = buffer.sample(...)`` keeps the previous batch while drawing the next.
+
+    Dropping each result at once would let a provider that allocates per call get the same, still-cached
+    memory back every time, which no training loop sees (and would favour it over one that reuses its own
+    output buffers in turn); the release of the previous result is part of the timed call, as in a loop.
+    """
+    last: list[object] = [None]
+
+    def call() -> None:
+        last[0] = fn()
+
+    return call
 
 
 def _adder(add: Callable[[int], None]) -> Callable[[], None]:

@@ -150,10 +150,23 @@ def available(op: str, device: torch.device | str) -> list[str]:
 
 _CHOICES: dict[tuple, str] = {}
 
+#: CPython's mapping behind ``os.environ`` on POSIX (bytes keys, kept in step with it). ``choose`` runs on
+#: every op call, and ``os.environ.get`` costs about 1 us there (the name is encoded and the value decoded),
+#: which is 5% of a prioritized replay round; the settings only need to be told apart, not decoded.
+_ENVIRON_BYTES = os.environ._data if os.name == "posix" else None
+
+
+def _setting(key_bytes: bytes, key: str):
+    """The raw value of an environment variable (bytes on POSIX), or None."""
+    if _ENVIRON_BYTES is not None:
+        return _ENVIRON_BYTES.get(key_bytes)
+    return os.environ.get(key)
+
 
 def choose(op: str, device: torch.device | str, backend: str | None = None) -> str:
     """The backend that will run ``op`` for tensors on ``device`` (memoized per op, device and settings)."""
-    key = (op, device, backend, os.environ.get("FASTRL_BACKEND"), os.environ.get("TRITON_INTERPRET"))
+    key = (op, device, backend, _setting(b"FASTRL_BACKEND", "FASTRL_BACKEND"),
+           _setting(b"TRITON_INTERPRET", "TRITON_INTERPRET"))
     name = _CHOICES.get(key)
     if name is None:
         name = _CHOICES[key] = _choose(op, torch.device(device), backend)

@@ -132,7 +132,8 @@ class ReplayConfig:
 
 
 class Batch(NamedTuple):
-    """A sampled batch; every tensor on the buffer's device, first dimension B."""
+    """A sampled batch; every tensor on the buffer's device, first dimension B. Intact until two more batches
+    of its size are drawn (the CPU engine reuses its output buffers): clone what must live longer."""
 
     obs: torch.Tensor       #: s_t
     action: torch.Tensor    #: a_t
@@ -246,7 +247,9 @@ class ReplayBuffer:
     def sample(self, batch: int, generator: torch.Generator | None = None) -> Batch:
         """A batch of ``batch`` transitions (with replacement), drawn by the buffer's sampler.
 
-        ``generator`` (on the buffer's device) makes the draw reproducible.
+        ``generator`` (on the buffer's device) makes the draw reproducible. The batch's tensors may be reused
+        by a later call: they stay intact until two more batches of the same size are drawn (the CPU engine
+        gathers into preallocated outputs), so clone what must live longer.
         """
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"sample: batch must be a positive int, got {batch!r}")
@@ -257,14 +260,16 @@ class ReplayBuffer:
                              f"becomes valid once its {self.config.n_step}-step return is complete)")
         if generator is not None and generator.device != self.device:
             raise ValueError(f"sample: the generator is on {generator.device}, the buffer on {self.device}")
-        if self.sampler.kind == "prioritized":
-            slots, weights = self.sampler.sample(batch, generator)
-        else:
-            slots, weights = self.engine.draw_uniform(batch, generator), None
-        return self.get(slots, weights)
+        return self.engine.sample(batch, generator)
 
     def get(self, slots: torch.Tensor, weights: torch.Tensor | None = None) -> Batch:
         """The transitions stored at ``slots`` (valid ones: as drawn by ``sample``); weights 1 if not given."""
+        if self.device.type == "cpu" and slots.numel():  # the CPU kernels read without bounds checks
+            low, high = (int(v) for v in torch.aminmax(slots))
+            if low < 0 or high >= self.layout.num_slots:
+                k = int(torch.nonzero((slots < 0) | (slots >= self.layout.num_slots))[0, 0])
+                raise ValueError(f"get: slots[{k}] = {int(slots[k])} is not a slot of this buffer "
+                                 f"[0, {self.layout.num_slots})")
         obs, next_obs, action, reward, discount = self.engine.gather(slots)
         if weights is None:
             weights = torch.ones(slots.numel(), dtype=torch.float32, device=self.device)
@@ -282,12 +287,17 @@ class ReplayBuffer:
         if not isinstance(indices, torch.Tensor) or indices.dtype != torch.int64 or indices.dim() != 1:
             raise ValueError(f"update_priorities: indices must be an int64 [B] tensor (Batch.indices), got "
                              f"{_describe(indices)}")
-        abs_td = torch.as_tensor(abs_td)
+        if not isinstance(abs_td, torch.Tensor):
+            abs_td = torch.as_tensor(abs_td)
         if abs_td.shape != indices.shape or not abs_td.dtype.is_floating_point:
             raise ValueError(f"update_priorities: abs_td must be a float tensor of shape {tuple(indices.shape)} "
                              f"(one per index), got {_describe(abs_td)}")
-        indices = indices.to(self.device)
-        abs_td = abs_td.detach().to(self.device)
+        if abs_td.requires_grad:
+            abs_td = abs_td.detach()
+        if indices.device != self.device:
+            indices = indices.to(self.device)
+        if abs_td.device != self.device:
+            abs_td = abs_td.to(self.device)
         if abs_td.dtype not in (torch.float32, torch.float64):
             abs_td = abs_td.to(torch.float32)
         if self.config.checks and indices.numel() and self.device.type != "cpu":  # the CPU path checks in its kernel
@@ -296,7 +306,10 @@ class ReplayBuffer:
                 k = int(torch.nonzero((indices < 0) | (indices >= self.layout.num_slots))[0, 0])
                 raise ValueError(f"update_priorities: indices[{k}] = {int(indices[k])} is not a slot of this "
                                  f"buffer [0, {self.layout.num_slots})")
-        self.sampler.update(indices, abs_td, self.storage["valid"], self.config.checks)
+        if self.engine.tree is not None:  # the CPU engine's one-kernel update (the sum tree's numba code)
+            self.engine.update_priorities(indices, abs_td)
+        else:
+            self.sampler.update(indices, abs_td, self.storage["valid"], self.config.checks)
 
     # ------------------------------------------------------------------------------------------- state
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
@@ -377,10 +390,12 @@ def _field_specs(config: ReplayConfig, obs_dtype: torch.dtype, action_dtype: tor
                   FieldSpec("first", (), torch.bool, mirrored=True),
                   FieldSpec("start_distance", (), torch.uint8)]
     else:
-        specs.append(FieldSpec("obs", config.obs_shape, obs_dtype))
-    specs += [FieldSpec("action", config.action_shape, action_dtype),
-              FieldSpec("reward", (), torch.float32, spare=True),
-              FieldSpec("discount", (), torch.float32, spare=True),
+        specs.append(FieldSpec("obs", config.obs_shape, obs_dtype, packed=True))
+    # what a draw reads of its transition shares one record (see storage.py); horizon and valid stay apart:
+    # 1 byte a slot, they stay cached, and a draw reads them before it knows which records it needs
+    specs += [FieldSpec("action", config.action_shape, action_dtype, packed=True),
+              FieldSpec("reward", (), torch.float32, spare=True, packed=True),
+              FieldSpec("discount", (), torch.float32, spare=True, packed=True),
               FieldSpec("horizon", (), torch.uint8, spare=True),
               FieldSpec("valid", (), torch.bool, spare=True)]
     return specs

@@ -1,10 +1,13 @@
-"""The buffer's CPU engine: ``add`` and the batch gather as single numba loops over numpy views.
+"""The buffer's CPU engine: ``add`` and ``sample`` as single numba calls over numpy views.
 
 On the CPU a torch op costs a few microseconds whatever its size, and an ``add`` of the torch engine is
 some forty of them (the n-step bookkeeping, the ring writes, the validity marks); a batch gather a dozen.
 These kernels do the same work in one compiled call each, with the same results (the tests run both
-engines on the same inputs and compare every byte). On CUDA the torch engine runs: its ops are launched
-asynchronously and none waits for the device.
+engines on the same inputs and compare every byte): a uniform batch is drawn, checked for validity and
+gathered in one call, a prioritized one descends the sum tree (its numba backend's own kernel), gets its
+importance weights and is gathered in one call, and a priority update is one call. Batches are gathered
+into preallocated outputs, reused every ``OUTPUT_RING`` batches. On CUDA the torch engine runs: its ops are
+launched asynchronously and none waits for the device.
 
 The kernels follow ``buffer.py`` / ``nstep.py`` step for step; see there for what a slot holds and why.
 """
@@ -14,6 +17,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from numba import njit
+
+from fastrl.ops.sumtree.numba import _sample as tree_sample
+from fastrl.ops.sumtree.numba import _update as tree_update
+from fastrl.replay.buffer import Batch
+from fastrl.replay.sampler import raise_bad_entry
 
 
 @njit(cache=True, nogil=True)
@@ -102,14 +110,69 @@ def draw_valid(uniforms, written, num_envs, row, pad, valid, out, start):
 
 
 @njit(cache=True, nogil=True)
-def gather(slots, per_env, row, pad, store_obs, store_action, store_reward, store_discount, store_horizon,
-           out_obs, out_next, out_action, out_reward, out_discount):
-    """The transitions at ``slots``: whole observations [B, D] for s and s'.
+def sample_uniform(uniforms, filled, written, num_envs, valid, out_slots, out_weights,
+                   per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
+                   store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink):
+    """A uniform batch in one call: ``draw_valid`` into ``out_slots[filled:]`` and, once the batch is full,
+    its gather (``gather_batch``) and weights of 1. Returns the fill count: short of the batch only when too
+    many candidates were invalid, and the caller draws more uniforms and calls again."""
+    filled = draw_valid(uniforms, written, num_envs, row, pad, valid, out_slots, filled)
+    if filled == out_slots.shape[0]:
+        gather_batch(out_slots, per_env, row, pad, stack, repeat, store_obs, store_first, store_action,
+                     store_reward, store_discount, store_horizon, out_obs, out_next, out_action, out_reward,
+                     out_discount, sink)
+        for b in range(filled):
+            out_weights[b] = 1.0
+    return filled
 
-    Random slots of a large ring miss the cache on every field. Two passes of independent loads (each
-    transition's lines, then its s' lines, whose address needs the horizon) overlap those misses before
-    the copy; returns a sum of the touched values so that the compiler keeps the loads.
-    """
+
+@njit(cache=True, nogil=True)
+def sample_prioritized(nodes, leaf_offset, levels, uniforms, beta, out_slots, out_priorities, out_weights,
+                       per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
+                       store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink):
+    """A prioritized batch in one call: the sum tree's own descent (``ops.sumtree``'s numba kernel, so the
+    draws are the tree's), the importance weights ``(p_min / p_i) ** beta`` (see ``sampler.py``) and the
+    gather. Returns False, having drawn nothing, when the total priority is not positive."""
+    if not nodes[1, 0] > 0.0:
+        return False
+    tree_sample(nodes, leaf_offset, levels, uniforms, out_slots, out_priorities)
+    smallest = nodes[1, 1]
+    for b in range(out_slots.shape[0]):
+        out_weights[b] = (smallest / out_priorities[b]) ** beta
+    gather_batch(out_slots, per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
+                 store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def gather_batch(slots, per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
+                 store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink):
+    """The transitions at ``slots`` into [B, ...] outputs; ``out_obs`` / ``out_next`` are [B, D] rows of
+    whole observations, or with ``stack`` > 0 [B, stack * D] stacks rebuilt from single frames of D words
+    (``store_obs`` holds one frame per slot then, and ``store_first`` the episode starts). ``sink[0]``
+    receives a sum of values read ahead of the copies, so that the compiler keeps those loads."""
+    if stack == 0:
+        sink[0] = _gather_rows(slots, per_env, row, pad, store_obs, store_action, store_reward, store_discount,
+                               store_horizon, out_obs, out_next, out_action, out_reward, out_discount)
+        return
+    for b in range(slots.shape[0]):
+        s = slots[b]
+        _stack_into(out_obs, b, store_obs, store_first, s, stack, repeat)
+        _stack_into(out_next, b, store_obs, store_first, _next_slot(s, store_horizon[s], per_env, row, pad), stack,
+                    repeat)
+        _copy_row(out_action, b, store_action, s)
+        out_reward[b] = store_reward[s]
+        out_discount[b] = store_discount[s]
+
+
+@njit(inline="always")
+def _gather_rows(slots, per_env, row, pad, store_obs, store_action, store_reward, store_discount, store_horizon,
+                 out_obs, out_next, out_action, out_reward, out_discount):
+    """Whole observations for s and s'. Random slots of a large ring miss the cache on every field; a copy
+    loop keeps few misses in flight (each row's copy waits for its lines), so passes of bare loads,
+    independent of each other, first bring every line in (many misses overlapped): each transition's lines,
+    then its s' lines, whose address needs the horizon. The copies then hit the cache. Returns a sum of the
+    touched values, so that the compiler keeps the loads."""
     batch, width, action_width = slots.shape[0], store_obs.shape[1], store_action.shape[1]
     touched = 0.0
     for b in range(batch):
@@ -131,23 +194,6 @@ def gather(slots, per_env, row, pad, store_obs, store_action, store_reward, stor
     return touched
 
 
-@njit(cache=True, nogil=True)
-def gather_frames(slots, per_env, row, pad, frames, first, stack, repeat, store_action, store_reward,
-                  store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount):
-    """The transitions at ``slots``, their s and s' stacks [B, stack, H * W] rebuilt from single frames.
-
-    A stack has the semantics of ``ops.frame_stack_gather`` (positions older than the newest episode start
-    within it zeroed), and with ``repeat`` those positions take the episode's first frame instead.
-    """
-    for b in range(slots.shape[0]):
-        s = slots[b]
-        _stack_into(out_obs[b], frames, first, s, stack, repeat)
-        _stack_into(out_next[b], frames, first, _next_slot(s, store_horizon[s], per_env, row, pad), stack, repeat)
-        _copy_row(out_action, b, store_action, s)
-        out_reward[b] = store_reward[s]
-        out_discount[b] = store_discount[s]
-
-
 @njit(inline="always")
 def _next_slot(s, horizon, per_env, row, pad):
     base = (s // row) * row + pad
@@ -155,20 +201,25 @@ def _next_slot(s, horizon, per_env, row, pad):
 
 
 @njit(inline="always")
-def _stack_into(out, frames, first, s, stack, repeat):
+def _stack_into(out, b, frames, first, s, stack, repeat):
+    """out[b] = the stack ending at slot s, frame k at words [k * D, (k + 1) * D): positions older than the
+    newest episode start within it zeroed, or (``repeat``) holding that episode's first frame, as
+    ``ops.frame_stack_gather`` / ``frames.py`` define."""
+    width = frames.shape[1]
     oldest = 0  # the oldest position that holds its own frame
     for back in range(stack - 1):
         if first[s - back]:
             oldest = stack - 1 - back
             break
-    for k in range(oldest, stack):
-        _copy_row(out, k, frames, s - (stack - 1 - k))
-    for k in range(oldest):
-        if repeat:
-            _copy_row(out, k, frames, s - (stack - 1 - oldest))
+    for k in range(stack):
+        at = k * width
+        if k >= oldest or repeat:
+            j = s - (stack - 1 - max(k, oldest))
+            for p in range(width):
+                out[b, at + p] = frames[j, p]
         else:
-            for p in range(out.shape[1]):
-                out[k, p] = 0
+            for p in range(width):
+                out[b, at + p] = 0
 
 
 @njit(inline="always")
@@ -189,8 +240,8 @@ class NumbaEngine:
         self.layout = layout
         n, num_envs = cfg.n_step, cfg.num_envs
         flat = "frames" if buffer.stack else "obs"
-        self.store_obs = storage[flat].numpy().reshape(storage[flat].shape[0], -1)
-        self.store_action = storage["action"].numpy().reshape(storage["action"].shape[0], -1)
+        self.store_obs = _rows(storage[flat])
+        self.store_action = _rows(storage["action"])
         self.store = {name: storage[name].numpy() for name in ("reward", "discount", "horizon", "valid")}
         if buffer.stack:
             self.store_first = storage["first"].numpy()
@@ -209,6 +260,17 @@ class NumbaEngine:
         self.no_action = np.zeros((num_envs, self.store_action.shape[1]), dtype=self.store_action.dtype)
         self.no_reward = np.zeros(num_envs, dtype=np.float32)
         self.no_flags = np.zeros(num_envs, dtype=np.bool_)
+        # frames are copied as 8-byte words where their size allows (84 * 84 does)
+        self.word = np.uint64 if buffer.stack and self.store_obs.shape[1] % 8 == 0 else self.store_obs.dtype
+        self.gather_args = (layout.per_env, layout.row, layout.pad, buffer.stack, cfg.start_fill == "repeat",
+                            self.store_obs.view(self.word), self.store_first, self.store_action,
+                            self.store["reward"], self.store["discount"], self.store["horizon"])
+        #: the sum tree's (nodes, leaf_offset, levels) where its numba backend runs: sampled in our kernel
+        self.tree = buffer.sampler.numba_tree() if buffer.sampler.kind == "prioritized" else None
+        self.tree_capacity = buffer.sampler.tree.capacity if self.tree is not None else 0
+        self._priorities = np.empty(0, dtype=np.float64)  # an update's priorities
+        self._rings: dict[int, list[_Outputs]] = {}  # batch size -> its output sets
+        self._turns: dict[int, int] = {}  # batch size -> the set its last batch went to
 
     def add(self, restart: bool, step: int, position: int, obs, action, reward, terminated, truncated) -> None:
         buffer, layout = self.buffer, self.layout
@@ -230,40 +292,116 @@ class NumbaEngine:
         if count and buffer.sampler.kind == "prioritized":
             buffer.sampler.written(torch.from_numpy(self.touched[:count]), torch.from_numpy(self.fresh[:count]))
 
-    def draw_uniform(self, batch: int, generator) -> torch.Tensor:
-        layout, buffer = self.layout, self.buffer
-        out = np.empty(batch, dtype=np.int64)
-        filled = 0
-        while filled < batch:
-            need = batch - filled
-            u = torch.rand(need + need // 8 + 16, generator=generator, dtype=torch.float64).numpy()
-            filled = draw_valid(u, buffer.written, layout.num_envs, layout.row, layout.pad, self.store["valid"],
-                                out, filled)
-        return torch.from_numpy(out)
+    # ------------------------------------------------------------------------------------------- sample
+    def sample(self, batch: int, generator) -> Batch:
+        """A batch drawn by the buffer's sampler and gathered in one kernel call, into the next of
+        ``OUTPUT_RING`` preallocated output sets (see ``_Outputs``)."""
+        out = self._next_outputs(batch)
+        sampler = self.buffer.sampler
+        if sampler.kind == "uniform":
+            self._sample_uniform(batch, generator, out)
+        elif self.tree is not None:
+            self._sample_prioritized(sampler, generator, out)
+        else:  # a sum tree on another backend (requested explicitly): its own sample, then the gather
+            slots, weights = sampler.sample(batch, generator)
+            out.slots[:] = slots.numpy()
+            out.weights[:] = weights.numpy()
+            gather_batch(out.slots, *out.gather_args)
+        return out.batch
 
+    def _sample_uniform(self, batch: int, generator, out: _Outputs) -> None:
+        layout, written = self.layout, self.buffer.written
+        out.uniforms.uniform_(generator=generator)  # the numbers torch.rand would give (the torch engine's)
+        filled = sample_uniform(out.uniforms_np, 0, written, layout.num_envs, self.store["valid"], out.slots,
+                                out.weights, *out.gather_args)
+        while filled < batch:  # rare: too many invalid candidates; more numbers, as the torch engine draws them
+            need = batch - filled
+            more = torch.rand(need + need // 8 + 16, generator=generator, dtype=torch.float64).numpy()
+            filled = sample_uniform(more, filled, written, layout.num_envs, self.store["valid"], out.slots,
+                                    out.weights, *out.gather_args)
+
+    def _sample_prioritized(self, sampler, generator, out: _Outputs) -> None:
+        out.tree_uniforms.uniform_(generator=generator)  # as SumTree.sample draws them
+        if not sample_prioritized(*self.tree, out.tree_uniforms_np, sampler.beta, out.slots, out.priorities,
+                                  out.weights, *out.gather_args):
+            raise ValueError(f"cannot sample: the total priority is {float(sampler.tree.total())} (no leaf has "
+                             f"a positive priority)")
+        sampler.batches += 1
+        sampler.ran_numba_tree("sample")
+
+    # ------------------------------------------------------------------------------------------- priorities
+    def update_priorities(self, slots: torch.Tensor, abs_td: torch.Tensor) -> None:
+        """The prioritized sampler's update (see ``PrioritizedSampler.update``) in one kernel call."""
+        sampler, count = self.buffer.sampler, slots.shape[0]
+        if self._priorities.shape[0] < count:
+            self._priorities = np.empty(count, dtype=np.float64)
+        nodes, leaf_offset, levels = self.tree
+        bad = update_priorities(nodes, self.tree_capacity, leaf_offset, levels, slots.numpy(), abs_td.numpy(),
+                                self.store["valid"], sampler.eps, sampler.alpha, sampler.max_host,
+                                self._priorities[:count])
+        sampler.ran_numba_tree("update")
+        if bad < count:
+            raise_bad_entry(bad, slots, abs_td, self.tree_capacity)
+
+    def _next_outputs(self, batch: int) -> _Outputs:
+        """The output set of this batch size used least recently (each size has its own ring and turn)."""
+        ring = self._rings.get(batch)
+        if ring is None:
+            ring = self._rings[batch] = [_Outputs(batch, self) for _ in range(OUTPUT_RING)]
+        turn = self._turns[batch] = (self._turns.get(batch, -1) + 1) % OUTPUT_RING
+        return ring[turn]
+
+    # ------------------------------------------------------------------------------------------- gather
     def gather(self, slots: torch.Tensor):
-        buffer, layout, cfg = self.buffer, self.layout, self.buffer.config
-        batch = slots.shape[0]
-        slots_np = slots.numpy()
-        action = np.empty((batch, *cfg.action_shape), dtype=self.store_action.dtype)
+        """(obs, next_obs, action, reward, discount) of the transitions at ``slots``, in new tensors."""
+        out = _Outputs(slots.shape[0], self, uniforms=False)
+        gather_batch(slots.numpy(), *out.gather_args)
+        batch = out.batch
+        return batch.obs, batch.next_obs, batch.action, batch.reward, batch.discount
+
+
+def _rows(t: torch.Tensor) -> np.ndarray:
+    """[rows, -1] numpy view of a (possibly strided: see the storage's records) field; never a copy, which
+    the kernels' writes would miss (numpy refuses a shape it cannot give a view of in place)."""
+    view = t.numpy().view()
+    view.shape = (t.shape[0], -1)
+    return view
+
+
+#: output sets per batch size that ``NumbaEngine.sample`` cycles through: a batch's tensors stay intact
+#: until this many more batches of its size are drawn
+OUTPUT_RING = 2
+
+
+class _Outputs:
+    """One batch's output arrays, filled in place by the kernels, and the ``Batch`` of tensors over them.
+
+    Allocated once and reused: fresh outputs cost a dozen allocations and tensor wrappers per call
+    (microseconds each, in a call of tens), and a 7 MB Atari batch faults its pages in again wherever the
+    allocator handed its last block back to the kernel.
+    """
+
+    def __init__(self, batch: int, engine: NumbaEngine, uniforms: bool = True):
+        cfg = engine.buffer.config
+        self.slots = np.empty(batch, dtype=np.int64)
+        self.priorities = np.empty(batch, dtype=np.float64)  #: the sum tree's draws (prioritized)
+        self.weights = np.empty(batch, dtype=np.float32)
+        obs = np.empty((batch, *cfg.obs_shape), dtype=engine.store_obs.dtype)
+        next_obs = np.empty_like(obs)
+        action = np.empty((batch, *cfg.action_shape), dtype=engine.store_action.dtype)
         reward = np.empty(batch, dtype=np.float32)
         discount = np.empty(batch, dtype=np.float32)
-        obs = np.empty((batch, *cfg.obs_shape), dtype=self.store_obs.dtype)
-        next_obs = np.empty_like(obs)
-        if buffer.stack:
-            # frames copied as 8-byte words where their size allows (84 * 84 does)
-            word = np.uint64 if self.store_obs.shape[1] % 8 == 0 else np.uint8
-            gather_frames(slots_np, layout.per_env, layout.row, layout.pad, self.store_obs.view(word),
-                          self.store_first, buffer.stack, cfg.start_fill == "repeat", self.store_action,
-                          self.store["reward"], self.store["discount"], self.store["horizon"],
-                          obs.reshape(batch, buffer.stack, -1).view(word),
-                          next_obs.reshape(batch, buffer.stack, -1).view(word), action.reshape(batch, -1), reward,
-                          discount)
-        else:
-            gather(slots_np, layout.per_env, layout.row, layout.pad, self.store_obs, self.store_action,
-                   self.store["reward"], self.store["discount"], self.store["horizon"], obs.reshape(batch, -1),
-                   next_obs.reshape(batch, -1), action.reshape(batch, -1), reward, discount)
-        return tuple(torch.from_numpy(a) for a in (obs, next_obs, action, reward, discount))
+        flat_obs, flat_next = (a.reshape(batch, -1).view(engine.word) for a in (obs, next_obs))
+        sink = np.zeros(1, dtype=np.float64)  # see gather_batch
+        #: gather_batch's arguments after the slots: the storage's (engine.gather_args), then these outputs
+        self.gather_args = (*engine.gather_args, flat_obs, flat_next, action.reshape(batch, -1), reward, discount,
+                            sink)
+        self.batch = Batch(*(torch.from_numpy(a) for a in (obs, action, reward, discount, next_obs, self.weights,
+                                                           self.slots)))
+        if uniforms:  # the first round of a uniform draw; the sum tree's draw
+            self.uniforms = torch.empty(batch + batch // 8 + 16, dtype=torch.float64)
+            self.tree_uniforms = torch.empty(batch, dtype=torch.float64)
+            self.uniforms_np, self.tree_uniforms_np = self.uniforms.numpy(), self.tree_uniforms.numpy()
 
 
 @njit(cache=True, nogil=True)
@@ -284,6 +422,20 @@ def priorities_from_td(slots, abs_td, valid, num_slots, eps, alpha, out):
         out[k] = p
         largest = max(largest, p)
     return count, largest
+
+
+@njit(cache=True, nogil=True)
+def update_priorities(nodes, capacity, leaf_offset, levels, slots, abs_td, valid, eps, alpha, max_priority, out):
+    """A priority update in one call: ``priorities_from_td`` into ``out``, the sum tree's own update
+    (``ops.sumtree``'s numba kernel) and the running maximum ``max_priority[0]`` raised. Returns the first
+    bad entry (see ``priorities_from_td``), or len(slots); nothing changes when an entry is bad."""
+    bad, largest = priorities_from_td(slots, abs_td, valid, capacity, eps, alpha, out)
+    if bad < slots.shape[0]:
+        return bad
+    tree_update(nodes, capacity, leaf_offset, levels, slots, out)
+    if largest > max_priority[0]:
+        max_priority[0] = largest
+    return bad
 
 
 @njit(cache=True, nogil=True)

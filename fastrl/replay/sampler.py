@@ -21,7 +21,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from fastrl.ops import _registry
 from fastrl.ops.sumtree import SumTree
+from fastrl.replay.storage import advise_huge_pages
 
 
 class UniformSampler:
@@ -49,10 +51,13 @@ class PrioritizedSampler:
         self.alpha, self.eps = alpha, eps
         self.beta_start, self.beta_end, self.beta_steps = beta_start, beta_end, beta_steps
         self.tree = SumTree(num_slots, device=device, backend=backend)
+        if device.type == "cpu":  # a draw's path ends in tens of MB of nodes: fewer TLB misses on huge pages
+            advise_huge_pages(self.tree.sums, collapse=True)
         #: the largest priority set so far (already raised to alpha): what new transitions enter with
         self.max_priority = torch.ones((), dtype=torch.float64, device=device)
         self.batches = 0  #: batches drawn so far (beta's schedule)
         self._cpu = self._check = device.type == "cpu"  # validating costs a device sync on CUDA
+        self.max_host = self.max_priority.reshape(1).numpy() if self._cpu else None  #: a view, for CPU kernels
 
     @staticmethod
     def bytes_needed(num_slots: int) -> int:
@@ -69,6 +74,18 @@ class PrioritizedSampler:
             return self.beta_end
         frac = min(1.0, self.batches / self.beta_steps)
         return self.beta_start + frac * (self.beta_end - self.beta_start)
+
+    def numba_tree(self) -> tuple | None:
+        """(nodes, leaf_offset, levels) of the sum tree as numpy, for the CPU engine's fused kernels, where the
+        tree runs on its numba backend (None otherwise: the kernels would bypass the chosen backend)."""
+        if self.tree.backend != "numba":
+            return None
+        storage = self.tree._storage
+        return storage.host_nodes, storage.leaf_offset, storage.levels
+
+    def ran_numba_tree(self, fn: str) -> None:
+        """Record in the op registry that the sum tree's numba ``fn`` ran (inside a fused kernel)."""
+        _registry.dispatch("sumtree", fn, self.device, "numba")
 
     def written(self, slots: torch.Tensor, fresh: torch.Tensor) -> None:
         """Slots the buffer rewrote: fresh transitions enter at the maximum priority, the rest at 0."""
@@ -104,7 +121,7 @@ class PrioritizedSampler:
             bad, largest = priorities_from_td(slots.numpy(), abs_td.numpy(), valid.numpy(), self.tree.capacity,
                                               self.eps, self.alpha, priorities)
             if bad < slots.shape[0]:
-                _raise_bad_entry(bad, slots, abs_td, self.tree.capacity)
+                raise_bad_entry(bad, slots, abs_td, self.tree.capacity)
             self.tree.update(slots, torch.from_numpy(priorities))
             if largest > float(self.max_priority):
                 self.max_priority.fill_(largest)
@@ -112,7 +129,7 @@ class PrioritizedSampler:
         if check:
             bad = ~torch.isfinite(abs_td) | (abs_td < 0)
             if bool(bad.any()):
-                _raise_bad_entry(int(torch.nonzero(bad)[0, 0]), slots, abs_td, self.tree.capacity)
+                raise_bad_entry(int(torch.nonzero(bad)[0, 0]), slots, abs_td, self.tree.capacity)
         priorities = torch.pow(abs_td.to(torch.float64) + self.eps, self.alpha)
         priorities = torch.where(valid[slots], priorities, 0.0)
         self.tree.update(slots, priorities, check=False)
@@ -135,7 +152,7 @@ class PrioritizedSampler:
         self.batches = int(meta["batches"])
 
 
-def _raise_bad_entry(k: int, slots: torch.Tensor, abs_td: torch.Tensor, num_slots: int):
+def raise_bad_entry(k: int, slots: torch.Tensor, abs_td: torch.Tensor, num_slots: int):
     slot = int(slots[k])
     if not 0 <= slot < num_slots:
         raise ValueError(f"update_priorities: indices[{k}] = {slot} is not a slot of this buffer [0, {num_slots})")

@@ -17,6 +17,7 @@ from fastrl.replay.nstep import Finished
 
 class TorchEngine:
     name = "torch"
+    tree = None  #: the CPU engine's fused sum-tree kernels have no counterpart here
 
     def __init__(self, buffer):
         self.buffer = buffer
@@ -67,6 +68,15 @@ class TorchEngine:
             slots = torch.cat((torch.where(finished.closed, lanes, fresh[:, None]).reshape(-1), cleared))
             is_new = torch.cat((finished.closed.reshape(-1), torch.zeros_like(cleared, dtype=torch.bool)))
             buffer.sampler.written(slots, is_new)
+
+    def sample(self, batch: int, generator: torch.Generator | None):
+        """A ``Batch`` drawn by the buffer's sampler (new tensors every call)."""
+        sampler = self.buffer.sampler
+        if sampler.kind == "prioritized":
+            slots, weights = sampler.sample(batch, generator)
+        else:
+            slots, weights = self.draw_uniform(batch, generator), None
+        return self.buffer.get(slots, weights)
 
     def draw_uniform(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
         """``batch`` valid slots, uniform over the valid transitions (rejection; see ``sampler.py``)."""

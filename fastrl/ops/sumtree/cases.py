@@ -46,7 +46,7 @@ def _case(device: torch.device, capacity: int, batch: int) -> Case:
             "reference_storage": storage,
             "trees": {},  # backend -> SumTree filled with `leaves`, built on the backend's first run
         }
-        peer = _torchrl_round(capacity, batch, leaves, inputs["new_priorities"])
+        peer = _torchrl_round(capacity, batch, leaves, inputs["new_priorities"].double())  # its tree is float64
         if peer is not None:
             inputs["torchrl_round"] = peer
         return inputs
