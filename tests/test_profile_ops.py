@@ -89,7 +89,8 @@ def test_stateful_cases_writing_into_out_are_checked_on_fresh_inputs():
     rows = ops.profile_case(case, torch.device("cpu"), config, 1.0, skipped, failures)
     assert failures == []
     assert {row["backend"] for row in rows} >= {"reference", "numba"}
-    assert all(row["checked"] for row in rows)
+    assert all(row["checked"] for row in rows if row["backend"] != "torchrl")  # torchrl draws its own numbers
+    assert not any(row["checked"] for row in rows if row["backend"] == "torchrl")
 
 
 def test_mismatch_uses_dtype_tolerances():

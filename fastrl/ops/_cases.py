@@ -24,3 +24,6 @@ class Case:
     reference: Callable[[dict[str, Any]], Any]      #: the reference function alone (compilable)
     bytes_moved: Callable[[dict[str, Any]], int]
     peers: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    #: False where the peers cannot give the reference's output (a sampler drawing its own random numbers):
+    #: they are timed, and their rows say ``checked: false``
+    peers_comparable: bool = True

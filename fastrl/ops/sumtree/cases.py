@@ -76,7 +76,7 @@ def _case(device: torch.device, capacity: int, batch: int) -> Case:
     if _torchrl_sampler_class() is not None:
         peers["torchrl"] = lambda inputs: inputs["torchrl_round"]()
     return Case(op=OP, label=label, make_inputs=make_inputs, run=run, reference=reference_round,
-                bytes_moved=bytes_moved, peers=peers)
+                bytes_moved=bytes_moved, peers=peers, peers_comparable=False)  # torchrl draws its own numbers
 
 
 def _fill(storage: reference.Storage, leaves: torch.Tensor) -> None:
