@@ -1,10 +1,11 @@
 """Typed run configuration: one frozen dataclass per part, named presets, and the checks that run first.
 
 A run is described by one ``RunConfig`` holding an ``EnvConfig`` and one section per learner family
-(``DQNConfig`` with its ``ReplayConfig``, ``PPOConfig``, ``A3CConfig``); ``RunConfig.algo`` says which
-family trains, and ``ALGO_FIELDS`` which sections configure it (the others are ignored). Every field carries
-a docstring: ``fastrl train <algo> --help`` lists that family's (tyro reads the docstrings), and the resolved
-config is written as JSON into every run directory.
+(``DQNConfig`` with its ``ReplayConfig``, ``PPOConfig``, ``A3CConfig``, ``DDPGConfig``, whose variant is
+the algo word ``ddpg``, ``td3`` or ``d4pg``); ``RunConfig.algo`` says which family trains, and ``ALGO_FIELDS``
+which sections configure it (the others are ignored). Every field carries a docstring: ``fastrl train <algo>
+--help`` lists that family's (tyro reads the docstrings), and the resolved config is written as JSON into
+every run directory.
 
 A learner family plugs in here with its section (a frozen dataclass, a ``RunConfig`` field), its entry in
 ``ALGO_FIELDS``, its checks that span parts (``_RUN_CHECKS``), its check against the env's spaces
@@ -240,6 +241,10 @@ class PPOConfig:
     async_envs: bool = False
     """collect with half the envs stepping while the policy acts for the other half (envpool / ale async
     mode, batch_size = num_envs / 2); the transitions are those of sync collection"""
+    act_threads: int = 0
+    """CPU threads of torch while a rollout is collected (0: the run's torch_threads, as the update): with
+    async envs, 1 leaves the other cores to the env threads that step one half while the policy acts for the
+    other, and the update after it still gets all of torch_threads"""
     eval_deterministic: bool = True
     """evaluate with the most likely action (argmax, or the Gaussian's mean) instead of a sample"""
     network: Literal["auto", "mlp", "nature_cnn"] = "auto"
@@ -256,6 +261,7 @@ class PPOConfig:
         _require_int(self, "num_steps", least=1)
         _require_number(self, "gamma", low=0.0, high=1.0)
         _require_number(self, "gae_lambda", low=0.0, high=1.0)
+        _require_int(self, "act_threads", least=0)
         _require_int(self, "epochs", least=1)
         _require_int(self, "minibatches", least=1)
         _require_number(self, "clip_coef", low=0.0)
@@ -355,6 +361,85 @@ class A3CConfig:
         return "a3c" if self.method == "a3c" else "q"
 
 
+#: the deterministic-policy-gradient learners, one family whose variant is the algo word (fastrl train td3)
+DDPG_VARIANTS = ("ddpg", "td3", "d4pg")
+
+
+@dataclass(frozen=True)
+class DDPGConfig:
+    """DDPG (Lillicrap et al. 2015), TD3 (Fujimoto et al. 2018) and D4PG (Barth-Maron et al. 2018) as one
+    learner. The variant is the algo word (fastrl train ddpg | td3 | d4pg); fields marked TD3: or D4PG: are read
+    by that variant only; n-step returns and prioritized replay are the replay's (--n-step, --prioritized). The
+    defaults are Fujimoto et al.'s TD3 settings."""
+
+    gamma: float = 0.99
+    """discount per env step"""
+    batch_size: int = 256
+    """transitions per gradient update"""
+    replay_ratio: float = 1.0
+    """critic updates per env step, the update-to-data ratio (1 = one update per transition, as the papers)"""
+    learning_starts: int = 25_000
+    """env steps of uniformly random actions collected before the first update and the first policy action"""
+    actor_lr: float = 3e-4
+    """learning rate of the actor (Adam)"""
+    critic_lr: float = 3e-4
+    """learning rate of the critic(s) (Adam)"""
+    optim_eps: float = 1e-8
+    """epsilon of Adam (added to the denominator)"""
+    max_grad_norm: float = 0.0
+    """clip the actor's and the critic's global gradient norms to this (0 = no clipping)"""
+    target_update: Literal["polyak", "hard"] = "polyak"
+    """target networks: Polyak averaging after each actor update, or a hard copy every target_period updates"""
+    tau: float = 0.005
+    """Polyak target update: target <- tau * online + (1 - tau) * target"""
+    target_period: int = 100
+    """hard target update: critic updates between copies (D4PG's 100)"""
+    exploration: Literal["gaussian", "ou"] = "gaussian"
+    """exploration noise added to the policy's action: independent Gaussian, or Ornstein-Uhlenbeck (per env,
+    restarted at episode ends; DDPG's original)"""
+    exploration_noise: float = 0.1
+    """standard deviation of the exploration noise, in half-ranges of the action space ((high - low) / 2)"""
+    ou_theta: float = 0.15
+    """Ornstein-Uhlenbeck noise: its pull towards 0 per env step (x <- x - theta * x + sigma * N(0, 1))"""
+    policy_delay: int = 2
+    """TD3: critic updates per actor (and target) update"""
+    target_noise: float = 0.2
+    """TD3: standard deviation of the target-policy smoothing noise, in half-ranges (0 = no smoothing)"""
+    target_noise_clip: float = 0.5
+    """TD3: the smoothing noise is clipped to ± this, in half-ranges"""
+    atoms: int = 51
+    """D4PG: atoms of the critic's categorical support"""
+    v_min: float = -150.0
+    """D4PG: lowest value of the support (cover the env's discounted returns)"""
+    v_max: float = 150.0
+    """D4PG: highest value of the support"""
+    normalize_observations: bool = False
+    """standardize observations by running statistics of every observation collected (the replay keeps them
+    raw; the networks see them standardized by the current statistics)"""
+    hidden: tuple[int, ...] = (256, 256)
+    """hidden layer widths of the actor's and of each critic's MLP"""
+
+    def __post_init__(self):
+        _require_number(self, "gamma", low=0.0, high=1.0)
+        _require_int(self, "batch_size", least=1)
+        _require_number(self, "replay_ratio", low=0.0, low_open=True)
+        _require_int(self, "learning_starts", least=0)
+        for name in ("actor_lr", "critic_lr"):
+            _require_number(self, name, low=0.0, low_open=True, what="the learning rate must be > 0")
+        for name in ("optim_eps", "max_grad_norm", "exploration_noise", "target_noise", "target_noise_clip"):
+            _require_number(self, name, low=0.0)
+        _require_number(self, "tau", low=0.0, high=1.0, low_open=True)
+        _require_int(self, "target_period", least=1)
+        _require_number(self, "ou_theta", low=0.0, high=1.0)
+        _require_int(self, "policy_delay", least=1)
+        _require_int(self, "atoms", least=2)
+        _require_number(self, "v_min")
+        _require_number(self, "v_max")
+        if not self.v_min < self.v_max:
+            raise ConfigError(f"--v-min {self.v_min} --v-max {self.v_max}: the D4PG support needs v_min < v_max")
+        _require_widths(self.hidden)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One training run: the env, the replay, the learner, and how the run is logged and checkpointed."""
@@ -369,6 +454,8 @@ class RunConfig:
     """the PPO / A2C learner"""
     a3c: A3CConfig = field(default_factory=A3CConfig)
     """A3C and async Q-learning (Hogwild workers)"""
+    ddpg: DDPGConfig = field(default_factory=DDPGConfig)
+    """DDPG, TD3 and D4PG (the variant is the algo word)"""
     algo: tyro.conf.Suppress[str] = "dqn"
     """the learner family (set by the command: fastrl train dqn)"""
     preset: str = ""
@@ -438,7 +525,8 @@ class RunConfig:
 #: learner family (``RunConfig.algo``, the word after ``fastrl train``) -> the ``RunConfig`` fields that
 #: configure it. ``fastrl train <algo> --help`` shows these and hides the other families' (their flags
 #: share names: ``--lr``, ``--gamma``), and the run ignores the others.
-ALGO_FIELDS: dict[str, tuple[str, ...]] = {"dqn": ("dqn", "replay"), "ppo": ("ppo",), "a3c": ("a3c",)}
+ALGO_FIELDS: dict[str, tuple[str, ...]] = {"dqn": ("dqn", "replay"), "ppo": ("ppo",), "a3c": ("a3c",),
+                                           **{variant: ("ddpg", "replay") for variant in DDPG_VARIANTS}}
 
 
 def _check_dqn_run(config: RunConfig) -> None:
@@ -477,8 +565,21 @@ def _check_a3c_run(config: RunConfig) -> None:
                           "decide when to stop")
 
 
+def _check_ddpg_run(config: RunConfig) -> None:
+    ddpg, replay = config.ddpg, config.replay
+    least = ddpg.batch_size + config.env.num_envs * replay.n_step
+    if ddpg.learning_starts < least:
+        raise ConfigError(f"--learning-starts {ddpg.learning_starts} is below {least}: the first update "
+                          f"needs --batch-size {ddpg.batch_size} complete transitions, and the newest "
+                          f"--n-step {replay.n_step} steps of each of the --num-envs {config.env.num_envs} "
+                          f"envs are not complete yet")
+    if replay.capacity < ddpg.batch_size:
+        raise ConfigError(f"--capacity {replay.capacity} is below --batch-size {ddpg.batch_size}")
+
+
 #: learner family -> the checks of its ``RunConfig`` that span parts (each raises ``ConfigError``)
-_RUN_CHECKS = {"dqn": _check_dqn_run, "ppo": _check_ppo_run, "a3c": _check_a3c_run}
+_RUN_CHECKS = {"dqn": _check_dqn_run, "ppo": _check_ppo_run, "a3c": _check_a3c_run,
+               **dict.fromkeys(DDPG_VARIANTS, _check_ddpg_run)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -556,15 +657,21 @@ def _ppo_atari() -> RunConfig:
 
     bfloat16 autocast and channels-last: on the 2-core AVX-512-BF16 CPU of the writing session the update ran
     at ~2,100 samples/s instead of ~1,050 (fp32), end to end 440 instead of ~225 env steps/s on Pong; a 100k-step
-    Breakout run learned alike (mean return of the last 20k steps' episodes 3.1 with bf16, 2.6 fp32; one seed)."""
+    Breakout run learned alike (mean return of the last 20k steps' episodes 3.1 with bf16, 2.6 fp32; one seed).
+
+    Threads: the update runs on all cores (torch_threads 0), the policy acts on one (act_threads 1) while the
+    env engine steps the other half on the rest (fastrl.algos.ppo.async_env_threads). On that CPU, rollout by
+    rollout: 751 env steps/s (update 936 ms, collection 415 ms) against 494 with one torch thread throughout and
+    two env threads. On a machine shared with other busy processes, --torch-threads 1 is safer: a two-thread
+    update that loses a core to them waited at every OpenMP barrier (5-25x slower, measured)."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Pong-v5", num_envs=8, backend="envpool", options=_ATARI_OPTIONS),
         ppo=PPOConfig(num_steps=128, gamma=0.99, gae_lambda=0.95, epochs=4, minibatches=4, clip_coef=0.1,
                       clip_value_loss=True, value_coef=0.5, entropy_coef=0.01, optimizer="adam", lr=2.5e-4,
-                      anneal_lr=True, optim_eps=1e-5, max_grad_norm=0.5, async_envs=True,
+                      anneal_lr=True, optim_eps=1e-5, max_grad_norm=0.5, async_envs=True, act_threads=1,
                       eval_deterministic=False, network="nature_cnn", bf16=True, channels_last=True),
         total_env_steps=10_000_000, log_interval=10_240, checkpoint_interval=1_000_000, eval_episodes=10,
-        torch_threads=1,
+        torch_threads=0,
     )
 
 
@@ -618,15 +725,31 @@ def _ppo_catch() -> RunConfig:
 def _a2c_atari() -> RunConfig:
     """A2C on Atari as OpenAI Baselines' (Mnih et al. 2016, synchronous): 16 envs x 5 steps, one gradient step
     per rollout, RMSProp 7e-4 (alpha 0.99, eps 1e-5) annealed, n-step returns (lambda 1), no clipping, no
-    advantage normalization, entropy 0.01, grad norm 0.5."""
+    advantage normalization, entropy 0.01, grad norm 0.5. Threads as ppo-atari: on the 2-core CPU ~1,000 env
+    steps/s against ~750 with one torch thread throughout and two env threads (medians of 290-430 rollouts)."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Pong-v5", num_envs=16, backend="envpool", options=_ATARI_OPTIONS),
         ppo=PPOConfig(num_steps=5, gamma=0.99, gae_lambda=1.0, epochs=1, minibatches=1, clip_coef=0.0,
                       clip_value_loss=False, value_coef=0.5, entropy_coef=0.01, normalize_advantages=False,
                       optimizer="rmsprop", lr=7e-4, anneal_lr=True, optim_eps=1e-5, rmsprop_alpha=0.99,
-                      max_grad_norm=0.5, async_envs=True, eval_deterministic=False, network="nature_cnn"),
+                      max_grad_norm=0.5, async_envs=True, act_threads=1, eval_deterministic=False,
+                      network="nature_cnn"),
         total_env_steps=10_000_000, log_interval=10_000, checkpoint_interval=1_000_000, eval_episodes=10,
-        torch_threads=1,
+        torch_threads=0,
+    )
+
+
+def _a2c_catch() -> RunConfig:
+    """bsuite's Catch (native, torch): A2C as a2c-atari (16 envs x 5 steps, one RMSProp step per rollout, n-step
+    returns, no clipping, no advantage normalization) with a small MLP and a larger step (lr 3e-3, constant).
+    Measured here (2 cores): greedy return 1.0 after 5k-15k env steps (seeds 0-7)."""
+    return RunConfig(
+        algo="ppo", env=EnvConfig(id="Catch-v0", num_envs=16, backend="native"),
+        ppo=PPOConfig(num_steps=5, gamma=0.99, gae_lambda=1.0, epochs=1, minibatches=1, clip_coef=0.0,
+                      clip_value_loss=False, value_coef=0.5, entropy_coef=0.01, normalize_advantages=False,
+                      optimizer="rmsprop", lr=3e-3, anneal_lr=False, optim_eps=1e-5, rmsprop_alpha=0.99,
+                      max_grad_norm=0.5, network="mlp", hidden=(64,)),
+        total_env_steps=30_000, log_interval=1_040, eval_episodes=50, torch_threads=1,
     )
 
 
@@ -683,6 +806,70 @@ def _nstepq_catch() -> RunConfig:
         total_env_steps=100_000, log_interval=2_000, eval_episodes=50, torch_threads=1)
 
 
+def _td3_mujoco() -> RunConfig:
+    """TD3 as Fujimoto et al. (2018) and their reference code: actor and twin critics of 256-256 units, Adam
+    3e-4, batch 256, gamma 0.99, tau 0.005, exploration N(0, 0.1), target smoothing N(0, 0.2) clipped to ±0.5,
+    the actor and targets updated every 2 critic updates, 25k uniformly random steps first, one update per env
+    step, a 1M replay; 8 envpool envs instead of 1 (8 updates after each step of the 8)."""
+    return RunConfig(
+        algo="td3", env=EnvConfig(id="HalfCheetah-v5", num_envs=8, backend="envpool"),
+        replay=ReplayConfig(capacity=1_000_000),
+        ddpg=DDPGConfig(gamma=0.99, batch_size=256, replay_ratio=1.0, learning_starts=25_000, actor_lr=3e-4,
+                        critic_lr=3e-4, tau=0.005, exploration="gaussian", exploration_noise=0.1, policy_delay=2,
+                        target_noise=0.2, target_noise_clip=0.5, hidden=(256, 256)),
+        total_env_steps=1_000_000, log_interval=10_000, checkpoint_interval=100_000, eval_interval=50_000,
+        eval_episodes=10, torch_threads=1)
+
+
+def _ddpg_mujoco() -> RunConfig:
+    """DDPG as re-tuned by Fujimoto et al. (2018, "OurDDPG"): td3-mujoco without TD3's three changes (one
+    critic, no target smoothing, the actor and targets updated after every critic update)."""
+    return dataclasses.replace(_td3_mujoco(), algo="ddpg")
+
+
+def _d4pg_mujoco() -> RunConfig:
+    """D4PG (Barth-Maron et al. 2018) with Acme's settings: a 51-atom categorical critic, 5-step returns, Adam
+    1e-4 for both networks, batch 256, exploration N(0, 0.3), hard target copies every 100 updates, gradient
+    norms clipped to 40; one update per env step, 8 envpool envs. The support [-200, 1400] covers
+    HalfCheetah's discounted returns (rewards up to ~12 per step); other envs may want their own --v-min/--v-max."""
+    return RunConfig(
+        algo="d4pg", env=EnvConfig(id="HalfCheetah-v5", num_envs=8, backend="envpool"),
+        replay=ReplayConfig(capacity=1_000_000, n_step=5),
+        ddpg=DDPGConfig(gamma=0.99, batch_size=256, replay_ratio=1.0, learning_starts=25_000, actor_lr=1e-4,
+                        critic_lr=1e-4, max_grad_norm=40.0, target_update="hard", target_period=100,
+                        exploration="gaussian", exploration_noise=0.3, atoms=51, v_min=-200.0, v_max=1400.0,
+                        hidden=(256, 256)),
+        total_env_steps=1_000_000, log_interval=10_000, checkpoint_interval=100_000, eval_interval=50_000,
+        eval_episodes=10, torch_threads=1)
+
+
+def _td3_pendulum() -> RunConfig:
+    """Pendulum-v1 (envpool) with TD3 made small for a CPU: 64-64 networks, Adam 1e-3, batch 128, tau 0.01,
+    exploration N(0, 0.2), 1k random steps, one update per env step of 4 envs. Measured here: the mean return
+    of 20 evaluation episodes passed -200 after 5k-7k env steps for seeds 0-3 (uniformly random torques: -1250)."""
+    return RunConfig(
+        algo="td3", env=EnvConfig(id="Pendulum-v1", num_envs=4, backend="envpool"),
+        replay=ReplayConfig(capacity=100_000),
+        ddpg=DDPGConfig(gamma=0.99, batch_size=128, replay_ratio=1.0, learning_starts=1_000, actor_lr=1e-3,
+                        critic_lr=1e-3, tau=0.01, exploration_noise=0.2, policy_delay=2, target_noise=0.2,
+                        target_noise_clip=0.5, hidden=(64, 64)),
+        total_env_steps=30_000, log_interval=2_000, eval_interval=2_000, eval_episodes=20, torch_threads=1)
+
+
+def _d4pg_pendulum() -> RunConfig:
+    """Pendulum-v1 (envpool) with D4PG made small for a CPU: 64-64 networks, a 51-atom support on [-800, 0]
+    (Pendulum's rewards lie in [-16.3, 0]), 3-step returns, Adam 1e-3, batch 128, exploration N(0, 0.2), 1k
+    random steps, one update per env step of 4 envs. Measured here: the mean return of 20 evaluation episodes
+    passed -150 after 3k env steps for seeds 0 and 1."""
+    return RunConfig(
+        algo="d4pg", env=EnvConfig(id="Pendulum-v1", num_envs=4, backend="envpool"),
+        replay=ReplayConfig(capacity=100_000, n_step=3),
+        ddpg=DDPGConfig(gamma=0.99, batch_size=128, replay_ratio=1.0, learning_starts=1_000, actor_lr=1e-3,
+                        critic_lr=1e-3, tau=0.005, exploration_noise=0.2, atoms=51, v_min=-800.0, v_max=0.0,
+                        hidden=(64, 64)),
+        total_env_steps=30_000, log_interval=2_000, eval_interval=2_000, eval_episodes=20, torch_threads=1)
+
+
 #: preset name -> the function that builds it (its docstring says what it is; its ``algo`` which learner)
 PRESETS = {
     "dqn-atari": _dqn_atari,
@@ -695,10 +882,16 @@ PRESETS = {
     "ppo-cartpole": _ppo_cartpole,
     "ppo-catch": _ppo_catch,
     "a2c-atari": _a2c_atari,
+    "a2c-catch": _a2c_catch,
     "a3c-atari": _a3c_atari,
     "a3c-catch": _a3c_catch,
     "a3c-cartpole": _a3c_cartpole,
     "nstepq-catch": _nstepq_catch,
+    "td3-mujoco": _td3_mujoco,
+    "ddpg-mujoco": _ddpg_mujoco,
+    "d4pg-mujoco": _d4pg_mujoco,
+    "td3-pendulum": _td3_pendulum,
+    "d4pg-pendulum": _d4pg_pendulum,
 }
 
 
@@ -788,8 +981,27 @@ def _a3c_fits_env(config: RunConfig, observation_space, action_space, where: str
     _torso_fits(config.a3c, observation_space, config.env.id, where)
 
 
+def _ddpg_fits_env(config: RunConfig, observation_space, action_space, where: str) -> None:
+    import gymnasium
+    import numpy as np
+
+    name = config.algo.upper()
+    if not isinstance(action_space, gymnasium.spaces.Box) or len(action_space.shape) != 1:
+        raise ConfigError(f"{where}: {name} needs a flat continuous (Box) action space, but {config.env.id} has "
+                          f"{action_space}; for discrete actions use dqn or ppo")
+    low, high = action_space.low, action_space.high
+    if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
+        raise ConfigError(f"{where}: {name} scales its actions to the space's bounds, but {config.env.id} has "
+                          f"{action_space}; expected finite bounds with low < high in every dimension")
+    shape = tuple(observation_space.shape or ())
+    if not isinstance(observation_space, gymnasium.spaces.Box) or len(shape) == 3:
+        raise ConfigError(f"{where}: {name}'s actor and critics are MLPs on vector observations, but "
+                          f"{config.env.id} observes {observation_space}")
+
+
 #: learner family -> its check against the env's spaces
-_ENV_CHECKS = {"dqn": _dqn_fits_env, "ppo": _ppo_fits_env, "a3c": _a3c_fits_env}
+_ENV_CHECKS = {"dqn": _dqn_fits_env, "ppo": _ppo_fits_env, "a3c": _a3c_fits_env,
+               **dict.fromkeys(DDPG_VARIANTS, _ddpg_fits_env)}
 
 
 def network_for(learner, observation_shape: tuple[int, ...]) -> str:
@@ -830,7 +1042,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
 
 
 _NESTED = {(RunConfig, "env"): EnvConfig, (RunConfig, "replay"): ReplayConfig, (RunConfig, "dqn"): DQNConfig,
-           (RunConfig, "ppo"): PPOConfig, (RunConfig, "a3c"): A3CConfig}
+           (RunConfig, "ppo"): PPOConfig, (RunConfig, "a3c"): A3CConfig, (RunConfig, "ddpg"): DDPGConfig}
 
 
 # ---------------------------------------------------------------------------------------------------------

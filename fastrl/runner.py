@@ -392,9 +392,13 @@ def replay_config_for(config: RunConfig, envs, gamma: float, updates_total: int)
     shape = tuple(space.shape)
     # Stacked Atari frames ([stack, 84, 84] uint8): store each frame once, rebuild stacks at sampling.
     frames = dtype == torch.uint8 and len(shape) == 3 and shape[1:] == (84, 84)
+    # Discrete actions are stored as int64 indices; continuous (Box) ones as float32 vectors.
+    continuous = not hasattr(envs.single_action_space, "n")
+    action_shape = tuple(envs.single_action_space.shape) if continuous else ()
     r = config.replay
     return ReplayConfig(
         capacity=r.capacity, num_envs=envs.num_envs, obs_shape=shape, obs_dtype=str(dtype).removeprefix("torch."),
+        action_shape=action_shape, action_dtype="float32" if continuous else "int64",
         frame_stack=shape[0] if frames else 0, n_step=r.n_step, gamma=gamma, prioritized=r.prioritized,
         alpha=r.alpha, beta_start=r.beta_start, beta_end=r.beta_end, beta_steps=max(updates_total, 1),
         priority_eps=r.priority_eps, checks=torch.device(config.resolved_device()).type == "cpu")

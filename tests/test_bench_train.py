@@ -34,6 +34,9 @@ def test_bench_train_ppo_records_the_bounds_and_the_stages(tmp_path):
     bound = rows[("learner-only", "env_steps_per_s")]["value"]
     assert end_to_end["epochs"] == 2 and rows[("learner-only", "samples_per_s")]["value"] == 2 * bound
     assert end_to_end["ratio_vs_bound"] == end_to_end["value"] / min(env_only, bound)
+    serial = rows[("env+learner", "env_steps_per_s")]["value"]
+    assert serial == 1.0 / (1.0 / env_only + 1.0 / bound)
+    assert end_to_end["ratio_vs_serial"] == end_to_end["value"] / serial
     assert all(v > 0 for v in (end_to_end["value"], env_only, bound))
     assert 0 < end_to_end["learning_share"] < 1
     for stage in ("env", "act", "store", "advantages", "update"):

@@ -21,8 +21,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-#: algo name (RunConfig.algo, the word after ``fastrl train``) -> its module
-ALGOS = {"dqn": "fastrl.algos.dqn", "ppo": "fastrl.algos.ppo", "a3c": "fastrl.algos.a3c"}
+#: algo name (RunConfig.algo, the word after ``fastrl train``) -> its module (one module may serve several
+#: words: ddpg, td3 and d4pg are variants of one learner, chosen by the word)
+ALGOS = {"dqn": "fastrl.algos.dqn", "ppo": "fastrl.algos.ppo", "a3c": "fastrl.algos.a3c",
+         "ddpg": "fastrl.algos.ddpg", "td3": "fastrl.algos.ddpg", "d4pg": "fastrl.algos.ddpg"}
 
 
 def algo_module(algo: str) -> ModuleType:

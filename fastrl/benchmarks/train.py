@@ -18,12 +18,15 @@ The figure of merit is ``ratio_vs_bound`` = end-to-end ÷ min(env-only, learner-
 own plumbing loses. Throughput, not learning, is measured: ``learning_starts`` is cut to a short fill and
 the replay capacity is capped (``--capacity``), neither of which changes the cost of a step.
 
-PPO / A2C presets: four measurements, the envs made as the training loop makes them (async halves where the
+PPO / A2C presets: four measurements, the envs of the preset's count and batch size (async halves where the
 preset says):
 
-1. **envpool-raw** (envpool backends): the engine itself, same envs, batch size and threads, numpy actions;
+1. **envpool-raw** (envpool backends): the engine itself, same envs, batch size and threads as env-only,
+   numpy actions;
 2. **env-only**: the envs through ``make_env``, stepped with random actions as fast as they go (async: both
-   halves kept in flight);
+   halves kept in flight), on the engine's own threads (one per core) unless the env options set them: the
+   envs at their fastest here. The loop may step them on fewer (``env_threads`` in the record beside
+   ``env_only_threads``): async collection leaves the acting thread a core;
 3. **learner-only**: ``PPO.learn`` (GAE, then the epochs of minibatch updates) on a collected rollout:
    env steps/s = rollout transitions ÷ its time, and samples/s (transitions × epochs ÷ time);
 4. **end-to-end**: the training loop, its SPS after the first log row, and its per-stage ms (env, act, store,
@@ -33,6 +36,12 @@ The learner is the bound on a CPU (Nature CNN), so ``ratio_vs_bound`` = end-to-e
 learner-only) is what collection (the policy's forward passes, env waits, stores) costs on top of learning.
 ``learning_share`` is the same ratio read from the loop's own stage timers (learning ms ÷ rollout ms), which
 load from other processes, changing between the separate measurements, cannot skew.
+
+min(env-only, learner-only) is reachable only where the envs step during the update, which on-policy
+learning without policy lag forbids: a rollout's first actions need the update before it. The rate a
+lag-free loop can reach is the serial one, **env+learner** = 1 ÷ (1 ÷ env-only + 1 ÷ learner-only): the
+envs' own stepping, then the learning, nothing overlapped. ``ratio_vs_serial`` = end-to-end ÷ that bound is
+what acting and the loop's plumbing cost beyond the two.
 """
 
 from __future__ import annotations
@@ -53,7 +62,7 @@ import torch
 import tyro
 
 from fastrl import records
-from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset
+from fastrl.config import ALGO_FIELDS, DDPG_VARIANTS, ConfigError, RunConfig, preset
 
 STAGES = ("env", "act", "replay_add", "sample", "update")
 #: learner family -> the presets ``--algo`` measures
@@ -130,6 +139,10 @@ def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
 
     if preset(name).algo == "ppo":
         return measure_ppo(bench, name)
+    if preset(name).algo in DDPG_VARIANTS:  # DDPG / TD3 / D4PG: fastrl.benchmarks.train_ddpg
+        from fastrl.benchmarks import train_ddpg
+
+        return train_ddpg.measure(bench, name)
     config = bench_config(bench, name)
     threads_before = torch.get_num_threads()
     if config.torch_threads:
@@ -260,10 +273,16 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
     try:
-        envs = make_env(config, config.env.num_envs, config.seed, **env_options(config))
+        # env-only and envpool-raw: the envs at their fastest here, on the engine's own threads (one per env, at
+        # most one per core) unless the env options set them; the loop may give them fewer (async collection
+        # leaves the acting thread a core: fastrl.algos.ppo.async_env_threads).
+        loop_options = env_options(config)
+        envs = make_env(config, config.env.num_envs, config.seed,
+                        **{k: v for k, v in loop_options.items() if k != "num_threads"})
         batch_size = envs.batch_size
-        # The engine's threads as make_env chose them (its default: one per env, at most one per core).
-        threads = config.env.make_options().get("num_threads") or min(config.env.num_envs, cpu_cores())
+        own_threads = min(config.env.num_envs, cpu_cores())
+        threads = config.env.make_options().get("num_threads") or own_threads
+        loop_threads = (config.env.make_options() | loop_options).get("num_threads") or own_threads
         try:
             env_sps = _env_only(envs, bench.seconds)
             learner_sps = _ppo_learner_only(envs, config, bench.seconds)
@@ -285,20 +304,25 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
 
     mode = f"async{batch_size}" if batch_size < config.env.num_envs else "sync"
     case = f"{name}/{config.env.id}/n{config.env.num_envs}/{mode}/{config.device}"
+    torch_threads = config.torch_threads or threads_before
     common = {"preset": name, "env_id": config.env.id, "num_envs": config.env.num_envs, "num_steps": c.num_steps,
               "epochs": c.epochs, "minibatches": c.minibatches, "bf16": c.bf16, "channels_last": c.channels_last,
-              "env_threads": threads, "batch_size": batch_size,
-              "torch_threads": config.torch_threads or threads_before}
+              "env_threads": loop_threads, "env_only_threads": threads, "batch_size": batch_size,
+              "torch_threads": torch_threads,
+              "act_threads": c.act_threads or torch_threads}
     bound = min(env_sps, learner_sps)
+    serial = 1.0 / (1.0 / env_sps + 1.0 / learner_sps)
     # The share of the loop's own wall time spent learning (GAE + update), from its stage timers: the same
     # ratio as ratio_vs_bound, but immune to load that changes between the separate measurements.
     rollout_ms = 1e3 * c.num_steps * config.env.num_envs / end_to_end
     learning_share = (stage_ms["update"] + stage_ms["advantages"]) / rollout_ms
     rows = [
         records.record("train", case, "fastrl", "env_steps_per_s", end_to_end, "1/s",
-                       ratio_vs_bound=end_to_end / bound, learning_share=learning_share, **common),
+                       ratio_vs_bound=end_to_end / bound, ratio_vs_serial=end_to_end / serial,
+                       learning_share=learning_share, **common),
         records.record("train", case, "env-only", "env_steps_per_s", env_sps, "1/s", **common),
         records.record("train", case, "learner-only", "env_steps_per_s", learner_sps, "1/s", **common),
+        records.record("train", case, "env+learner", "env_steps_per_s", serial, "1/s", **common),
         records.record("train", case, "learner-only", "samples_per_s", learner_sps * c.epochs, "1/s", **common),
     ]
     if raw_sps is not None:
@@ -377,12 +401,16 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         from fastrl.benchmarks import train_a3c
 
         return train_a3c.main(argv, prog=f"{prog} --algo a3c")
+    if argv is not None and _algo_flag(argv) in DDPG_VARIANTS:  # DDPG / TD3 / D4PG: their presets
+        from fastrl.benchmarks import train_ddpg
+
+        return train_ddpg.main(argv, prog=prog)
     bench = tyro.cli(TrainBenchConfig, args=argv, prog=prog)
     rows: list[dict] = []
     for name in bench.presets():
         rows += measure(bench, name)
     records.print_table(rows, title="fastrl bench train",
-                        extra_columns=("ratio_vs_bound", "learning_share"))
+                        extra_columns=("ratio_vs_bound", "ratio_vs_serial", "learning_share"))
     path = bench.json or (records.default_path("train") if bench.save else None)
     if path is not None:
         records.write_records(path, rows, records.run_meta(bench))

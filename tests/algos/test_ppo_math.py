@@ -21,6 +21,7 @@ from fastrl.algos.ppo import (
     RewardScaler,
     RunningMeanStd,
     advantages_and_returns,
+    async_env_threads,
     env_options,
     log_prob_and_entropy,
     normalized_advantages,
@@ -228,6 +229,63 @@ def test_invalid_rows_do_not_move_the_parameters():
         assert torch.equal(a, b)
 
 
+FRAMES = gymnasium.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+
+
+def frame_rollout(T: int = 4, N: int = 2) -> Rollout:
+    r = Rollout(T, N, (4, 84, 84), torch.uint8, (), torch.int64, torch.device("cpu"))
+    g = torch.Generator().manual_seed(1)
+    r.obs.copy_(torch.randint(0, 256, r.obs.shape, generator=g, dtype=torch.uint8))
+    r.next_obs.copy_(torch.randint(0, 256, r.next_obs.shape, generator=g, dtype=torch.uint8))
+    r.actions.copy_(torch.randint(0, 6, r.actions.shape, generator=g))
+    r.rewards.normal_(generator=g)
+    r.values.normal_(generator=g)
+    r.logprobs.fill_(-math.log(6))
+    r.valid.fill_(True)
+    return r
+
+
+@pytest.mark.parametrize("bf16, channels_last, minibatches", [(True, True, 2), (False, False, 1)])
+def test_frames_scaled_once_per_rollout_train_exactly_as_frames_scaled_in_the_forward(bf16, channels_last,
+                                                                                     minibatches):
+    """The update takes stacked frames scaled once per rollout into its own buffers; the parameters it reaches
+    are bitwise those of the forward's own conversion (uint8 frames into every minibatch's forward)."""
+    config = PPOConfig(network="nature_cnn", bf16=bf16, channels_last=channels_last, minibatches=minibatches,
+                       epochs=2)
+    params = []
+    for scaled_once in (True, False):
+        torch.manual_seed(0)
+        learner = PPO(config, FRAMES, gymnasium.spaces.Discrete(6), "cpu", seed=0)
+        if not scaled_once:
+            learner._frame_dtype = None  # the uint8 frames go to the forward as they are
+        r = frame_rollout()
+        learner.learn(r, r.rewards, updates_total=10)
+        assert (learner._frames is not None) == scaled_once
+        if scaled_once:
+            frames = learner._as_nchw(learner._frames[0])
+            assert frames.dtype == (torch.bfloat16 if bf16 else torch.float32)
+            assert frames.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        params.append([p.detach().clone() for p in learner.net.parameters()])
+    for a, b in zip(*params, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_acting_runs_on_act_threads_and_restores_the_update_threads():
+    learner = PPO(PPOConfig(network="mlp", hidden=(8,), act_threads=1), VECTOR, gymnasium.spaces.Discrete(2), "cpu",
+                  seed=0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with learner.acting():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="inside"), learner.acting():
+            raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a2c_config_is_one_plain_gradient_step_with_rmsprop():
     config = preset("a2c-atari").ppo
     assert (config.epochs, config.minibatches, config.clip_coef, config.optimizer) == (1, 1, 0.0, "rmsprop")
@@ -332,4 +390,15 @@ def test_async_collection_needs_an_engine_with_an_async_mode():
                                                                                   async_envs=True))
     with pytest.raises(ConfigError, match="--async-envs needs an env engine with an async mode.*native"):
         env_options(config)
-    assert env_options(preset("ppo-atari")) == {"batch_size": 4}
+    assert env_options(preset("ppo-atari")) == {"batch_size": 4, "num_threads": async_env_threads(8)}
+    atari = preset("ppo-atari")
+    pinned = dataclasses.replace(atari, env=dataclasses.replace(atari.env, options=("num_threads=3",)))
+    assert env_options(pinned) == {"batch_size": 4}  # the env options' own num_threads stands
+
+
+@pytest.mark.parametrize("cores, num_envs, threads", [(2, 8, 1), (1, 8, 1), (16, 8, 4), (16, 64, 15)])
+def test_async_env_threads_leave_the_acting_thread_a_core(monkeypatch, cores, num_envs, threads):
+    import fastrl.envs.base
+
+    monkeypatch.setattr(fastrl.envs.base, "cpu_cores", lambda: cores)
+    assert async_env_threads(num_envs) == threads

@@ -1,0 +1,190 @@
+"""``fastrl bench train --algo td3``: DDPG / TD3 / D4PG training env steps/s beside its two bounds, in one process.
+
+    fastrl bench train --algo td3                          (td3-mujoco: HalfCheetah-v5)
+    fastrl bench train --algo td3 --env Hopper-v5 --seconds 5
+    fastrl bench train --preset td3-pendulum d4pg-pendulum
+
+For each preset (on its env, or on ``--env``), three measurements of ``--seconds`` each, as for DQN in
+``fastrl.benchmarks.train``:
+
+1. **env-only**: the same envs (``make_env``, same count and backend) stepped with pre-drawn random actions
+   within the bounds, on the learner's device: the rate the envs allow;
+2. **learner-only**: the learner's gradient updates (sample a batch, critic update, every ``policy_delay``
+   an actor and target update, new priorities where prioritized) on a replay filled by random play:
+   updates/s, and the env-step rate they allow at the preset's update-to-data ratio (updates/s ÷ replay_ratio);
+3. **end-to-end**: the real training loop (``fastrl.runner.train``) from an empty replay, timed after learning
+   starts, with its per-stage milliseconds (env, act, replay_add, sample, update).
+
+``ratio_vs_bound`` = end-to-end ÷ min(env-only, learner-only bound) is what the loop's own plumbing (acting,
+stepping, storing) costs on top of the slower of the two. The loop steps the envs, then updates (nothing
+overlapped), so the rate it can reach is the serial **env+learner** = 1 ÷ (1 ÷ env-only + 1 ÷ learner-only);
+``ratio_vs_serial`` = end-to-end ÷ that is what acting and storing cost beyond the two. On a CPU the learner
+is the bound by far (TD3's 256-256 networks: ~7 ms an update on one core, the envs ~0.1 ms a step), so the
+two ratios nearly agree. Throughput, not learning, is measured:
+``learning_starts`` is cut to a short fill and the replay capacity capped (``--capacity``), neither of which
+changes the cost of a step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import tyro
+
+from fastrl import records
+from fastrl.benchmarks.train import _env_only, _random_actions, _timed, with_learner_options
+from fastrl.config import RunConfig, preset
+
+STAGES = ("env", "act", "replay_add", "sample", "update")
+#: variant (the algo word) -> the presets ``--algo`` measures
+DEFAULT_PRESETS = {"td3": ("td3-mujoco",), "ddpg": ("ddpg-mujoco",), "d4pg": ("d4pg-mujoco",)}
+
+
+@dataclass
+class DDPGBenchConfig:
+    """DDPG / TD3 / D4PG end-to-end training env steps/s beside the env-only rate and the learner-only bound."""
+
+    algo: Literal["td3", "ddpg", "d4pg"] = "td3"
+    """variant whose default preset to measure (td3: td3-mujoco; ddpg: ddpg-mujoco; d4pg: d4pg-mujoco)"""
+    preset: tuple[str, ...] = ()
+    """presets to measure instead of --algo's (see fastrl train td3 --help)"""
+    env: str | None = None
+    """env id for every preset (default: each preset's own)"""
+    seconds: float = 10.0
+    """length of each of the three measurements"""
+    fill: int = 2_000
+    """env steps of random play in the replay before updates start (the presets' learning_starts is cut
+    to this, or to the least a batch needs)"""
+    capacity: int = 100_000
+    """replay capacity cap (presets ask up to 1M; the cost of a step hardly depends on it)"""
+    device: str = "cpu"
+    """torch device of the learner, the replay and native envs"""
+    torch_threads: int = 0
+    """CPU threads of torch (0: the preset's setting)"""
+    json: Path | None = None
+    """where to write the records (default: profiles/<hardware>/train.json only with --save)"""
+    save: bool = False
+    """write the records to profiles/<hardware>/train.json when --json is not given"""
+    learner_options: tuple[str, ...] = ()
+    """DDPGConfig fields to set, as KEY=VALUE (JSON values), e.g. replay_ratio=0.5 batch_size=128"""
+
+    def presets(self) -> tuple[str, ...]:
+        return self.preset or DEFAULT_PRESETS[self.algo]
+
+
+def bench_config(bench, name: str) -> RunConfig:
+    """The preset as measured: the bench's device, threads, capacity cap, learner options and short fill.
+
+    ``bench``: a ``DDPGBenchConfig`` or ``fastrl.benchmarks.train.TrainBenchConfig`` (the same fields)."""
+    config = with_learner_options(preset(name, bench.env), bench.learner_options)
+    least = config.ddpg.batch_size + config.env.num_envs * config.replay.n_step
+    return dataclasses.replace(
+        config, device=bench.device, torch_threads=bench.torch_threads or config.torch_threads,
+        replay=dataclasses.replace(config.replay, capacity=min(config.replay.capacity, bench.capacity),
+                                   save_with_checkpoint=False),
+        ddpg=dataclasses.replace(config.ddpg, learning_starts=max(bench.fill, least)),
+        tensorboard=False, progress=False, eval_interval=0, checkpoint_interval=0)
+
+
+def measure(bench, name: str) -> list[dict]:
+    """The records of one preset: end-to-end, env-only, learner-only and the loop's stage times."""
+    from fastrl.runner import make_env
+
+    config = bench_config(bench, name)
+    threads_before = torch.get_num_threads()
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    try:
+        envs = make_env(config, config.env.num_envs, config.seed)
+        try:
+            env_sps = _env_only(envs, bench.seconds, seed=config.seed)
+            updates_per_s = _learner_only(envs, config, bench.seconds)
+        finally:
+            envs.close()
+        bound = updates_per_s / config.ddpg.replay_ratio
+        end_to_end, stage_ms = _end_to_end(config, bench.seconds * min(env_sps, bound))
+    finally:
+        torch.set_num_threads(threads_before)
+
+    c = config.ddpg
+    case = f"{name}/{config.env.id}/n{config.env.num_envs}/{config.device}"
+    common = {"preset": name, "algo": config.algo, "env_id": config.env.id, "num_envs": config.env.num_envs,
+              "replay_ratio": c.replay_ratio, "batch_size": c.batch_size, "hidden": list(c.hidden),
+              "torch_threads": config.torch_threads or threads_before}
+    slower = min(env_sps, bound)
+    serial = 1.0 / (1.0 / env_sps + 1.0 / bound)
+    rows = [
+        records.record("train", case, "fastrl", "env_steps_per_s", end_to_end, "1/s",
+                       ratio_vs_bound=end_to_end / slower, ratio_vs_serial=end_to_end / serial, **common),
+        records.record("train", case, "env-only", "env_steps_per_s", env_sps, "1/s", **common),
+        records.record("train", case, "learner-only", "env_steps_per_s", bound, "1/s", **common),
+        records.record("train", case, "learner-only", "updates_per_s", updates_per_s, "1/s", **common),
+        records.record("train", case, "env+learner", "env_steps_per_s", serial, "1/s", **common),
+    ]
+    rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
+             for stage, ms in stage_ms.items()]
+    return rows
+
+
+def _learner_only(envs, config: RunConfig, seconds: float) -> float:
+    """Updates/s of sample + update (+ priorities) on a replay filled with ``learning_starts`` random steps."""
+    from fastrl.algos.ddpg import learner_for
+    from fastrl.replay import ReplayBuffer
+    from fastrl.runner import replay_config_for
+
+    device = torch.device(config.resolved_device())
+    learner = learner_for(config, envs.single_observation_space, envs.single_action_space, device)
+    replay = ReplayBuffer(replay_config_for(config, envs, config.ddpg.gamma, 1 << 30), device)
+    actions = _random_actions(envs, device)
+    replay.add(envs.reset(seed=config.seed))
+    for i in range(-(-config.ddpg.learning_starts // envs.num_envs)):
+        obs, reward, terminated, truncated, _ = envs.step(actions[i % len(actions)])
+        replay.add(obs, actions[i % len(actions)], reward, terminated, truncated)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+
+    def body() -> int:
+        batch = replay.sample(config.ddpg.batch_size, generator)
+        priorities = learner.update(batch)
+        if config.replay.prioritized:
+            replay.update_priorities(batch.indices, priorities)
+        return 1
+
+    return _timed(body, seconds, device)
+
+
+def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict[str, float]]:
+    """The training loop's env steps/s after learning starts, and its mean per-stage ms there."""
+    from fastrl.log import METRICS, read_jsonl
+    from fastrl.runner import train
+
+    per_iteration = config.env.num_envs
+    interval = max(per_iteration, int(steps_after_fill / 5) // per_iteration * per_iteration)
+    start = -(-config.ddpg.learning_starts // interval) * interval  # the first row at or after the fill
+    stop = start + 5 * interval
+    with tempfile.TemporaryDirectory() as tmp:
+        run = dataclasses.replace(config, run_dir=Path(tmp) / "run", log_interval=interval,
+                                  total_env_steps=stop + interval)  # stop_at ends it first: no final eval
+        train(run, stop_at=stop)
+        rows = [r for r in read_jsonl(Path(tmp) / "run" / METRICS) if r["env_steps"] > start]
+    sps = statistics.median(r["sps"] for r in rows)
+    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in STAGES}
+    return sps, stage_ms
+
+
+def main(argv: list[str] | None = None, prog: str = "fastrl bench train --algo td3") -> int:
+    bench = tyro.cli(DDPGBenchConfig, args=argv, prog=prog)
+    rows: list[dict] = []
+    for name in bench.presets():
+        rows += measure(bench, name)
+    records.print_table(rows, title="fastrl bench train", extra_columns=("ratio_vs_bound", "ratio_vs_serial"))
+    path = bench.json or (records.default_path("train") if bench.save else None)
+    if path is not None:
+        records.write_records(path, rows, records.run_meta(bench))
+        print(f"records written to {path}")
+    return 0
