@@ -22,6 +22,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
 }
 
+#: the commands whose hot loop is a learner's update (see ``keep_freed_memory``); not the replay bench, which
+#: allocates and frees gigabytes per case and needs them back
+TRAINING_COMMANDS = {("train",), ("bench", "train")}
+
 
 def split_commas(argv: list[str]) -> list[str]:
     """``--flag a,b`` -> ``--flag a b`` (values after flags only; ``--flag=a,b`` too). A comma inside brackets
@@ -82,9 +86,10 @@ def keep_freed_memory() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    keep_freed_memory()
     for words in sorted(COMMANDS, key=len, reverse=True):
         if tuple(argv[: len(words)]) == words:
+            if words in TRAINING_COMMANDS:
+                keep_freed_memory()
             target, _ = COMMANDS[words]
             module, func = target.split(":")
             fn = getattr(importlib.import_module(module), func)

@@ -31,6 +31,7 @@ shared VM hits both alike; each figure is the median over all windows' calls, wi
 
 from __future__ import annotations
 
+import gc
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -374,42 +375,49 @@ def run(config: ReplayBenchConfig) -> tuple[list[dict], dict]:
     device = torch.device(config.device)
     rows, skipped = [], {}
     for case in (parse_case(name) for name in config.cases):
-        steps = Steps.draw(case, config.num_envs)
-        uniform = fastrl_provider(case, config, steps, prioritized=False)
-        prioritized = fastrl_provider(case, config, steps, prioritized=True)
-        peers = []
-        for name in config.peers:
-            made, reason = peer_providers(name, case, config, steps)
-            peers += made
-            if reason:
-                skipped[f"{case.name}/{name}"] = reason
-        rows.append(records.record(SUITE, case.name, "fastrl", "bytes", uniform.nbytes, "B",
-                                   bytes_per_transition=uniform.nbytes / case.capacity,
-                                   prioritized_bytes=prioritized.nbytes))
-        for metric, attr in (("add", "add"), ("uniform_sample", "sample"), ("prioritized_round", "prioritized_round")):
-            ours = uniform if attr != "prioritized_round" else prioritized
-            fns = {ours.name: _adder(ours.add) if attr == "add" else getattr(ours, attr)}
-            notes = {ours.name: ours.note}
-            for peer in peers:
-                if getattr(peer, attr) is not None:
-                    fns[peer.name] = _adder(peer.add) if attr == "add" else getattr(peer, attr)
-                    notes[peer.name] = peer.note
-            repeats = config.repeats * (4 if attr == "add" else 1)
-            timings = alternate(fns, device, repeats, config.windows)
-            ours_us = timings[ours.name].median_us
-            for name, t in timings.items():
-                low, high = (t.p80_us, t.p20_us) if metric == "add" else (t.p20_us, t.p80_us)  # rates invert
-                extra = {"p20": _value(metric, low, config), "p80": _value(metric, high, config),
-                         "device": str(device), "batch": config.batch, "num_envs": config.num_envs,
-                         "note": notes[name]}
-                if name != ours.name:
-                    extra["fastrl_ratio"] = t.median_us / ours_us
-                value = _value(metric, t.median_us, config)
-                unit = "transitions/s" if metric == "add" else "us"
-                rows.append(records.record(SUITE, case.name, name, metric if metric != "add" else "add_per_s",
-                                           value, unit, **extra))
-        del uniform, prioritized, peers
+        rows += _measure_case(case, config, device, skipped)
+        gc.collect()  # the case's buffers (gigabytes for Atari) are gone before the next case allocates
     return rows, skipped
+
+
+def _measure_case(case: Case, config: ReplayBenchConfig, device: torch.device, skipped: dict) -> list[dict]:
+    """The rows of one case; its buffers, fastrl's and the peers', live only as long as this call."""
+    rows = []
+    steps = Steps.draw(case, config.num_envs)
+    uniform = fastrl_provider(case, config, steps, prioritized=False)
+    prioritized = fastrl_provider(case, config, steps, prioritized=True)
+    peers = []
+    for name in config.peers:
+        made, reason = peer_providers(name, case, config, steps)
+        peers += made
+        if reason:
+            skipped[f"{case.name}/{name}"] = reason
+    rows.append(records.record(SUITE, case.name, "fastrl", "bytes", uniform.nbytes, "B",
+                               bytes_per_transition=uniform.nbytes / case.capacity,
+                               prioritized_bytes=prioritized.nbytes))
+    for metric, attr in (("add", "add"), ("uniform_sample", "sample"), ("prioritized_round", "prioritized_round")):
+        ours = uniform if attr != "prioritized_round" else prioritized
+        fns = {ours.name: _adder(ours.add) if attr == "add" else getattr(ours, attr)}
+        notes = {ours.name: ours.note}
+        for peer in peers:
+            if getattr(peer, attr) is not None:
+                fns[peer.name] = _adder(peer.add) if attr == "add" else getattr(peer, attr)
+                notes[peer.name] = peer.note
+        repeats = config.repeats * (4 if attr == "add" else 1)
+        timings = alternate(fns, device, repeats, config.windows)
+        ours_us = timings[ours.name].median_us
+        for name, t in timings.items():
+            low, high = (t.p80_us, t.p20_us) if metric == "add" else (t.p20_us, t.p80_us)  # rates invert
+            extra = {"p20": _value(metric, low, config), "p80": _value(metric, high, config),
+                     "device": str(device), "batch": config.batch, "num_envs": config.num_envs,
+                     "note": notes[name]}
+            if name != ours.name:
+                extra["fastrl_ratio"] = t.median_us / ours_us
+            value = _value(metric, t.median_us, config)
+            unit = "transitions/s" if metric == "add" else "us"
+            rows.append(records.record(SUITE, case.name, name, metric if metric != "add" else "add_per_s",
+                                       value, unit, **extra))
+    return rows
 
 
 def _value(metric: str, us: float, config: ReplayBenchConfig) -> float:
