@@ -205,24 +205,32 @@ def _random_actions(envs, device: torch.device, count: int = 64) -> list[torch.T
     return [torch.randint(0, space.n, (envs.num_envs,), generator=generator).to(device) for _ in range(count)]
 
 
+def off_policy_section(config: RunConfig):
+    """The section with an off-policy learner's ``learning_starts``, ``batch_size`` and ``gamma``: DQN's or, for
+    the DDPG family, DDPG's (the replay-based measurements below serve both)."""
+    return config.ddpg if config.algo in DDPG_VARIANTS else config.dqn
+
+
 def _learner_only(envs, config: RunConfig, seconds: float) -> float:
     """Updates/s of sample + update (+ priorities) on a replay filled with ``learning_starts`` random steps."""
-    from fastrl.algos.dqn import learner_for
+    from fastrl.algos import algo_module
     from fastrl.replay import ReplayBuffer
     from fastrl.runner import replay_config_for
 
+    section = off_policy_section(config)
     device = torch.device(config.resolved_device())
-    learner = learner_for(config, envs.single_observation_space, envs.single_action_space, device)
-    replay = ReplayBuffer(replay_config_for(config, envs, config.dqn.gamma, 1 << 30), device)
+    learner = algo_module(config.algo).learner_for(config, envs.single_observation_space,
+                                                   envs.single_action_space, device)
+    replay = ReplayBuffer(replay_config_for(config, envs, section.gamma, 1 << 30), device)
     actions = _random_actions(envs, device)
     replay.add(envs.reset(seed=config.seed))
-    for i in range(-(-config.dqn.learning_starts // envs.num_envs)):
+    for i in range(-(-section.learning_starts // envs.num_envs)):
         obs, reward, terminated, truncated, _ = envs.step(actions[i % len(actions)])
         replay.add(obs, actions[i % len(actions)], reward, terminated, truncated)
     generator = torch.Generator(device=device).manual_seed(config.seed)
 
     def body() -> int:
-        batch = replay.sample(config.dqn.batch_size, generator)
+        batch = replay.sample(section.batch_size, generator)
         priorities = learner.update(batch)
         if config.replay.prioritized:
             replay.update_priorities(batch.indices, priorities)
@@ -238,7 +246,7 @@ def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict
 
     per_iteration = config.env.num_envs
     interval = max(per_iteration, int(steps_after_fill / 5) // per_iteration * per_iteration)
-    start = -(-config.dqn.learning_starts // interval) * interval  # the first row at or after the fill
+    start = -(-off_policy_section(config).learning_starts // interval) * interval  # the first row after the fill
     stop = start + 5 * interval
     with tempfile.TemporaryDirectory() as tmp:
         run = dataclasses.replace(config, run_dir=Path(tmp) / "run", log_interval=interval,

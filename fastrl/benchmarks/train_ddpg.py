@@ -28,8 +28,6 @@ changes the cost of a step.
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -38,10 +36,9 @@ import torch
 import tyro
 
 from fastrl import records
-from fastrl.benchmarks.train import _env_only, _random_actions, _timed, with_learner_options
+from fastrl.benchmarks.train import _end_to_end, _env_only, _learner_only, with_learner_options
 from fastrl.config import RunConfig, preset
 
-STAGES = ("env", "act", "replay_add", "sample", "update")
 #: variant (the algo word) -> the presets ``--algo`` measures
 DEFAULT_PRESETS = {"td3": ("td3-mujoco",), "ddpg": ("ddpg-mujoco",), "d4pg": ("d4pg-mujoco",)}
 
@@ -130,51 +127,6 @@ def measure(bench, name: str) -> list[dict]:
     rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
              for stage, ms in stage_ms.items()]
     return rows
-
-
-def _learner_only(envs, config: RunConfig, seconds: float) -> float:
-    """Updates/s of sample + update (+ priorities) on a replay filled with ``learning_starts`` random steps."""
-    from fastrl.algos.ddpg import learner_for
-    from fastrl.replay import ReplayBuffer
-    from fastrl.runner import replay_config_for
-
-    device = torch.device(config.resolved_device())
-    learner = learner_for(config, envs.single_observation_space, envs.single_action_space, device)
-    replay = ReplayBuffer(replay_config_for(config, envs, config.ddpg.gamma, 1 << 30), device)
-    actions = _random_actions(envs, device)
-    replay.add(envs.reset(seed=config.seed))
-    for i in range(-(-config.ddpg.learning_starts // envs.num_envs)):
-        obs, reward, terminated, truncated, _ = envs.step(actions[i % len(actions)])
-        replay.add(obs, actions[i % len(actions)], reward, terminated, truncated)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-
-    def body() -> int:
-        batch = replay.sample(config.ddpg.batch_size, generator)
-        priorities = learner.update(batch)
-        if config.replay.prioritized:
-            replay.update_priorities(batch.indices, priorities)
-        return 1
-
-    return _timed(body, seconds, device)
-
-
-def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict[str, float]]:
-    """The training loop's env steps/s after learning starts, and its mean per-stage ms there."""
-    from fastrl.log import METRICS, read_jsonl
-    from fastrl.runner import train
-
-    per_iteration = config.env.num_envs
-    interval = max(per_iteration, int(steps_after_fill / 5) // per_iteration * per_iteration)
-    start = -(-config.ddpg.learning_starts // interval) * interval  # the first row at or after the fill
-    stop = start + 5 * interval
-    with tempfile.TemporaryDirectory() as tmp:
-        run = dataclasses.replace(config, run_dir=Path(tmp) / "run", log_interval=interval,
-                                  total_env_steps=stop + interval)  # stop_at ends it first: no final eval
-        train(run, stop_at=stop)
-        rows = [r for r in read_jsonl(Path(tmp) / "run" / METRICS) if r["env_steps"] > start]
-    sps = statistics.median(r["sps"] for r in rows)
-    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in STAGES}
-    return sps, stage_ms
 
 
 def main(argv: list[str] | None = None, prog: str = "fastrl bench train --algo td3") -> int:
