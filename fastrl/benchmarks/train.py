@@ -66,16 +66,18 @@ from fastrl.config import ALGO_FIELDS, DDPG_VARIANTS, ConfigError, RunConfig, pr
 
 STAGES = ("env", "act", "replay_add", "sample", "update")
 #: learner family -> the presets ``--algo`` measures
-DEFAULT_PRESETS = {"dqn": ("dqn-cartpole", "dqn-atari"), "ppo": ("ppo-atari",)}
+DEFAULT_PRESETS = {"dqn": ("dqn-cartpole", "dqn-atari"), "ppo": ("ppo-atari",), "td3": ("td3-mujoco",),
+                   "ddpg": ("ddpg-mujoco",), "d4pg": ("d4pg-mujoco",)}
 
 
 @dataclass
 class TrainBenchConfig:
     """End-to-end training env steps/s beside the env-only rate and the learner-only bound."""
 
-    algo: Literal["dqn", "ppo"] = "dqn"
-    """learner family whose default presets to measure (dqn: dqn-cartpole, dqn-atari; ppo: ppo-atari; a3c:
-    its own suite, fastrl.benchmarks.train_a3c: steps/s against --workers)"""
+    algo: Literal["dqn", "ppo", "td3", "ddpg", "d4pg"] = "dqn"
+    """learner family whose default presets to measure (dqn: dqn-cartpole, dqn-atari; ppo: ppo-atari; td3,
+    ddpg, d4pg: td3-mujoco, ddpg-mujoco, d4pg-mujoco; a3c: its own suite, fastrl.benchmarks.train_a3c:
+    steps/s against --workers)"""
     preset: tuple[str, ...] = ()
     """presets to measure instead of --algo's (see fastrl train <algo> --help)"""
     env: str | None = None
@@ -97,7 +99,7 @@ class TrainBenchConfig:
     """write the records to profiles/<hardware>/train.json when --json is not given"""
     learner_options: tuple[str, ...] = ()
     """learner config fields to set, as KEY=VALUE (JSON values), e.g. bf16=true channels_last=true
-    async_envs=false"""
+    async_envs=false (PPO), replay_ratio=0.5 hidden=[32,32] (DQN, DDPG)"""
 
     def presets(self) -> tuple[str, ...]:
         return self.preset or DEFAULT_PRESETS[self.algo]
@@ -123,14 +125,16 @@ def with_learner_options(config: RunConfig, options: tuple[str, ...]) -> RunConf
 
 
 def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
-    """The preset as measured: the bench's device, threads, capacity cap and short fill."""
-    config = preset(name, bench.env)
-    least = config.dqn.batch_size + config.env.num_envs * config.replay.n_step
+    """An off-policy preset (DQN, DDPG family) as measured: the bench's device, threads, capacity cap,
+    learner options and short fill."""
+    config = with_learner_options(preset(name, bench.env), bench.learner_options)
+    section = off_policy_section(config)
+    least = section.batch_size + config.env.num_envs * config.replay.n_step
     return dataclasses.replace(
         config, device=bench.device, torch_threads=bench.torch_threads or config.torch_threads,
         replay=dataclasses.replace(config.replay, capacity=min(config.replay.capacity, bench.capacity),
                                    save_with_checkpoint=False),
-        dqn=dataclasses.replace(config.dqn, learning_starts=max(bench.fill, least)),
+        **{ALGO_FIELDS[config.algo][0]: dataclasses.replace(section, learning_starts=max(bench.fill, least))},
         tensorboard=False, progress=False, eval_interval=0, checkpoint_interval=0)
 
 
@@ -409,10 +413,6 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         from fastrl.benchmarks import train_a3c
 
         return train_a3c.main(argv, prog=f"{prog} --algo a3c")
-    if argv is not None and _algo_flag(argv) in DDPG_VARIANTS:  # DDPG / TD3 / D4PG: their presets
-        from fastrl.benchmarks import train_ddpg
-
-        return train_ddpg.main(argv, prog=prog)
     bench = tyro.cli(TrainBenchConfig, args=argv, prog=prog)
     rows: list[dict] = []
     for name in bench.presets():

@@ -1,4 +1,5 @@
-"""``fastrl bench train --algo td3``: DDPG / TD3 / D4PG training env steps/s beside its two bounds, in one process.
+"""``fastrl bench train --algo td3``: DDPG / TD3 / D4PG training env steps/s beside its two bounds, in one process
+(the measurements of one preset; ``fastrl.benchmarks.train`` runs the command).
 
     fastrl bench train --algo td3                          (td3-mujoco: HalfCheetah-v5)
     fastrl bench train --algo td3 --env Hopper-v5 --seconds 5
@@ -27,69 +28,13 @@ changes the cost of a step.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
-
 import torch
-import tyro
 
 from fastrl import records
-from fastrl.benchmarks.train import _end_to_end, _env_only, _learner_only, with_learner_options
-from fastrl.config import RunConfig, preset
-
-#: variant (the algo word) -> the presets ``--algo`` measures
-DEFAULT_PRESETS = {"td3": ("td3-mujoco",), "ddpg": ("ddpg-mujoco",), "d4pg": ("d4pg-mujoco",)}
+from fastrl.benchmarks.train import TrainBenchConfig, _end_to_end, _env_only, _learner_only, bench_config
 
 
-@dataclass
-class DDPGBenchConfig:
-    """DDPG / TD3 / D4PG end-to-end training env steps/s beside the env-only rate and the learner-only bound."""
-
-    algo: Literal["td3", "ddpg", "d4pg"] = "td3"
-    """variant whose default preset to measure (td3: td3-mujoco; ddpg: ddpg-mujoco; d4pg: d4pg-mujoco)"""
-    preset: tuple[str, ...] = ()
-    """presets to measure instead of --algo's (see fastrl train td3 --help)"""
-    env: str | None = None
-    """env id for every preset (default: each preset's own)"""
-    seconds: float = 10.0
-    """length of each of the three measurements"""
-    fill: int = 2_000
-    """env steps of random play in the replay before updates start (the presets' learning_starts is cut
-    to this, or to the least a batch needs)"""
-    capacity: int = 100_000
-    """replay capacity cap (presets ask up to 1M; the cost of a step hardly depends on it)"""
-    device: str = "cpu"
-    """torch device of the learner, the replay and native envs"""
-    torch_threads: int = 0
-    """CPU threads of torch (0: the preset's setting)"""
-    json: Path | None = None
-    """where to write the records (default: profiles/<hardware>/train.json only with --save)"""
-    save: bool = False
-    """write the records to profiles/<hardware>/train.json when --json is not given"""
-    learner_options: tuple[str, ...] = ()
-    """DDPGConfig fields to set, as KEY=VALUE (JSON values), e.g. replay_ratio=0.5 batch_size=128"""
-
-    def presets(self) -> tuple[str, ...]:
-        return self.preset or DEFAULT_PRESETS[self.algo]
-
-
-def bench_config(bench, name: str) -> RunConfig:
-    """The preset as measured: the bench's device, threads, capacity cap, learner options and short fill.
-
-    ``bench``: a ``DDPGBenchConfig`` or ``fastrl.benchmarks.train.TrainBenchConfig`` (the same fields)."""
-    config = with_learner_options(preset(name, bench.env), bench.learner_options)
-    least = config.ddpg.batch_size + config.env.num_envs * config.replay.n_step
-    return dataclasses.replace(
-        config, device=bench.device, torch_threads=bench.torch_threads or config.torch_threads,
-        replay=dataclasses.replace(config.replay, capacity=min(config.replay.capacity, bench.capacity),
-                                   save_with_checkpoint=False),
-        ddpg=dataclasses.replace(config.ddpg, learning_starts=max(bench.fill, least)),
-        tensorboard=False, progress=False, eval_interval=0, checkpoint_interval=0)
-
-
-def measure(bench, name: str) -> list[dict]:
+def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
     """The records of one preset: end-to-end, env-only, learner-only and the loop's stage times."""
     from fastrl.runner import make_env
 
@@ -127,16 +72,3 @@ def measure(bench, name: str) -> list[dict]:
     rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
              for stage, ms in stage_ms.items()]
     return rows
-
-
-def main(argv: list[str] | None = None, prog: str = "fastrl bench train --algo td3") -> int:
-    bench = tyro.cli(DDPGBenchConfig, args=argv, prog=prog)
-    rows: list[dict] = []
-    for name in bench.presets():
-        rows += measure(bench, name)
-    records.print_table(rows, title="fastrl bench train", extra_columns=("ratio_vs_bound", "ratio_vs_serial"))
-    path = bench.json or (records.default_path("train") if bench.save else None)
-    if path is not None:
-        records.write_records(path, rows, records.run_meta(bench))
-        print(f"records written to {path}")
-    return 0

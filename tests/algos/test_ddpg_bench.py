@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from fastrl.benchmarks.train_ddpg import main
+from fastrl.benchmarks.train import main
 
 
 def test_bench_train_td3_records_the_three_rates_and_the_stages(tmp_path):
