@@ -25,6 +25,10 @@ held until its next call returns (see ``holding``).
 Peers store whole stacked observations (56 KB per Atari transition), so Atari cases fill only
 ``atari_fill`` transitions, and the 1M Atari case runs without them (they would need 56 GB).
 
+Threads: every provider runs with the process's torch intra-op threads (the machine's cores unless
+``OMP_NUM_THREADS`` or ``torch.set_num_threads`` says otherwise; the records' ``torch_threads``): fastrl's CPU
+engine copies Atari frames on them, and the peers' torch ops (SB3's and torchrl's copies) use them too.
+
 fastrl and each peer are timed in alternating windows (fastrl, peer, fastrl, ...) so that the drift of a
 shared VM hits both alike; each figure is the median over all windows' calls, with p20 / p80.
 """
@@ -436,6 +440,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench replay") -> in
         meta = records.run_meta(config)
         meta["skipped"] = skipped
         meta["allocator_env"] = timing.allocator_env()
+        meta["torch_threads"] = torch.get_num_threads()  # fastrl copies Atari frames on them; peers' torch ops too
         records.write_records(path, rows, meta)
         print(f"records written to {path}")
     return 0

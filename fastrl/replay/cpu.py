@@ -92,9 +92,9 @@ def add_step(restart, step, position, per_env, row, pad, stack,
 
 
 @njit(cache=True, nogil=True)
-def draw_valid(uniforms, written, num_envs, row, pad, valid, out, start):
+def draw_valid(uniforms, written, num_envs, row, pad, valid, out, bases, start):
     """Fill ``out[start:]`` with the candidate slots (uniform over the written positions) that are valid,
-    in draw order; return the new fill count."""
+    in draw order, and ``bases`` with their rings' first slots; return the new fill count."""
     k = start
     total = written * num_envs
     for u in uniforms:
@@ -102,34 +102,38 @@ def draw_valid(uniforms, written, num_envs, row, pad, valid, out, start):
             break
         r = np.int64(u * total)
         env = r // written
-        slot = env * row + pad + (r - env * written)
+        base = env * row + pad
+        slot = base + (r - env * written)
         if valid[slot]:
             out[k] = slot
+            bases[k] = base
             k += 1
     return k
 
 
 @njit(cache=True, nogil=True)
-def sample_uniform(uniforms, filled, written, num_envs, valid, out_slots, out_weights,
+def sample_uniform(uniforms, filled, written, num_envs, valid, out_slots, out_bases, out_weights,
                    per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
-                   store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink):
+                   store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount,
+                   frame_rows, zeroed, counts):
     """A uniform batch in one call: ``draw_valid`` into ``out_slots[filled:]`` and, once the batch is full,
     its gather (``gather_batch``) and weights of 1. Returns the fill count: short of the batch only when too
     many candidates were invalid, and the caller draws more uniforms and calls again."""
-    filled = draw_valid(uniforms, written, num_envs, row, pad, valid, out_slots, filled)
+    filled = draw_valid(uniforms, written, num_envs, row, pad, valid, out_slots, out_bases, filled)
     if filled == out_slots.shape[0]:
-        gather_batch(out_slots, per_env, row, pad, stack, repeat, store_obs, store_first, store_action,
+        gather_batch(out_slots, out_bases, per_env, row, pad, stack, repeat, store_obs, store_first, store_action,
                      store_reward, store_discount, store_horizon, out_obs, out_next, out_action, out_reward,
-                     out_discount, sink)
+                     out_discount, frame_rows, zeroed, counts)
         for b in range(filled):
             out_weights[b] = 1.0
     return filled
 
 
 @njit(cache=True, nogil=True)
-def sample_prioritized(nodes, leaf_offset, levels, uniforms, beta, out_slots, out_priorities, out_weights,
+def sample_prioritized(nodes, leaf_offset, levels, uniforms, beta, out_slots, out_bases, out_priorities, out_weights,
                        per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
-                       store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink):
+                       store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount,
+                       frame_rows, zeroed, counts):
     """A prioritized batch in one call: the sum tree's own descent (``ops.sumtree``'s numba kernel, so the
     draws are the tree's), the importance weights ``(p_min / p_i) ** beta`` (see ``sampler.py``) and the
     gather. Returns False, having drawn nothing, when the total priority is not positive."""
@@ -139,51 +143,71 @@ def sample_prioritized(nodes, leaf_offset, levels, uniforms, beta, out_slots, ou
     smallest = nodes[1, 1]
     for b in range(out_slots.shape[0]):
         out_weights[b] = (smallest / out_priorities[b]) ** beta
-    gather_batch(out_slots, per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
-                 store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink)
+    ring_bases(out_slots, row, pad, out_bases)
+    gather_batch(out_slots, out_bases, per_env, row, pad, stack, repeat, store_obs, store_first, store_action,
+                 store_reward, store_discount, store_horizon, out_obs, out_next, out_action, out_reward,
+                 out_discount, frame_rows, zeroed, counts)
     return True
 
 
 @njit(cache=True, nogil=True)
-def gather_batch(slots, per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
-                 store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount, sink):
-    """The transitions at ``slots`` into [B, ...] outputs; ``out_obs`` / ``out_next`` are [B, D] rows of
-    whole observations, or with ``stack`` > 0 [B, stack * D] stacks rebuilt from single frames of D words
-    (``store_obs`` holds one frame per slot then, and ``store_first`` the episode starts). ``sink[0]``
-    receives a sum of values read ahead of the copies, so that the compiler keeps those loads."""
-    if stack == 0:
-        sink[0] = _gather_rows(slots, per_env, row, pad, store_obs, store_action, store_reward, store_discount,
-                               store_horizon, out_obs, out_next, out_action, out_reward, out_discount)
-        return
+def ring_bases(slots, row, pad, out):
+    """out[b] = the first slot of the ring that slot ``slots[b]`` lies in (what ``draw_valid`` gives)."""
     for b in range(slots.shape[0]):
+        out[b] = slots[b] // row * row + pad
+
+
+@njit(cache=True, nogil=True)
+def gather_batch(slots, bases, per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
+                 store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount,
+                 frame_rows, zeroed, counts):
+    """The transitions at ``slots`` (in the rings starting at ``bases``) into [B, ...] outputs.
+
+    Whole observations (``stack`` == 0) are copied here into the [B, D] rows ``out_obs`` / ``out_next``.
+    Frames (``stack`` > 0; ``store_obs`` holds one frame per slot, ``store_first`` the episode starts) are
+    not: their stacks are megabytes, which one core copies at its own memory bandwidth, so this writes the
+    source row of every output frame into ``frame_rows`` ([2 * B * stack]: the stacks of s, then those of
+    s') and the output frames to zero into ``zeroed`` (``counts[0]`` of them), for ``copy_frames`` or
+    ``torch.index_select`` on every core to copy. ``counts[1]`` receives a sum of values read ahead of the
+    copies, so that the compiler keeps those loads."""
+    batch = slots.shape[0]
+    if stack == 0:
+        counts[1] = _gather_rows(slots, bases, per_env, store_obs, store_action, store_reward, store_discount,
+                                 store_horizon, out_obs, out_next, out_action, out_reward, out_discount)
+        return
+    count = 0
+    for b in range(batch):
         s = slots[b]
-        _stack_into(out_obs, b, store_obs, store_first, s, stack, repeat)
-        _stack_into(out_next, b, store_obs, store_first, _next_slot(s, store_horizon[s], per_env, row, pad), stack,
-                    repeat)
+        count = _stack_rows(frame_rows, zeroed, count, b * stack, store_first, s, stack, repeat)
+        count = _stack_rows(frame_rows, zeroed, count, (batch + b) * stack, store_first,
+                            _next_slot(s, bases[b], store_horizon[s], per_env), stack, repeat)
         _copy_row(out_action, b, store_action, s)
         out_reward[b] = store_reward[s]
         out_discount[b] = store_discount[s]
+    counts[0] = count
 
 
 @njit(inline="always")
-def _gather_rows(slots, per_env, row, pad, store_obs, store_action, store_reward, store_discount, store_horizon,
+def _gather_rows(slots, bases, per_env, store_obs, store_action, store_reward, store_discount, store_horizon,
                  out_obs, out_next, out_action, out_reward, out_discount):
     """Whole observations for s and s'. Random slots of a large ring miss the cache on every field; a copy
     loop keeps few misses in flight (each row's copy waits for its lines), so passes of bare loads,
     independent of each other, first bring every line in (many misses overlapped): each transition's lines,
-    then its s' lines, whose address needs the horizon. The copies then hit the cache. Returns a sum of the
-    touched values, so that the compiler keeps the loads."""
+    then its s' lines, whose address needs the horizon. The copies then hit the cache. The loads are folded
+    into an integer (one-cycle xors, not a chain of float adds) that is returned, so that the compiler keeps
+    them."""
     batch, width, action_width = slots.shape[0], store_obs.shape[1], store_action.shape[1]
-    touched = 0.0
+    touched = np.int64(0)
     for b in range(batch):
         s = slots[b]
-        touched += (store_obs[s, 0] + store_obs[s, width - 1] + store_action[s, 0] + store_action[s, action_width - 1]
-                    + store_reward[s] + store_discount[s] + store_horizon[s])
+        touched ^= (np.int64(store_obs[s, 0] != 0) ^ np.int64(store_obs[s, width - 1] != 0)
+                    ^ np.int64(store_action[s, action_width - 1] != 0) ^ np.int64(store_discount[s] != 0)
+                    ^ np.int64(store_horizon[s]))
     nxt = np.empty(batch, dtype=np.int64)
     for b in range(batch):
-        n = _next_slot(slots[b], store_horizon[slots[b]], per_env, row, pad)
+        n = _next_slot(slots[b], bases[b], store_horizon[slots[b]], per_env)
         nxt[b] = n
-        touched += store_obs[n, 0] + store_obs[n, width - 1]
+        touched ^= np.int64(store_obs[n, 0] != 0) ^ np.int64(store_obs[n, width - 1] != 0)
     for b in range(batch):
         s = slots[b]
         _copy_row(out_obs, b, store_obs, s)
@@ -195,31 +219,47 @@ def _gather_rows(slots, per_env, row, pad, store_obs, store_action, store_reward
 
 
 @njit(inline="always")
-def _next_slot(s, horizon, per_env, row, pad):
-    base = (s // row) * row + pad
-    return base + (s - base + horizon) % per_env
+def _next_slot(s, base, horizon, per_env):
+    """The slot ``horizon`` (< per_env) positions after ``s`` in its ring starting at ``base``: a compare, not
+    the division a modulo costs (three of those per draw were a fifth of a 17-float batch's time)."""
+    q = s - base + horizon
+    if q >= per_env:
+        q -= per_env
+    return base + q
 
 
 @njit(inline="always")
-def _stack_into(out, b, frames, first, s, stack, repeat):
-    """out[b] = the stack ending at slot s, frame k at words [k * D, (k + 1) * D): positions older than the
-    newest episode start within it zeroed, or (``repeat``) holding that episode's first frame, as
-    ``ops.frame_stack_gather`` / ``frames.py`` define."""
-    width = frames.shape[1]
+def _stack_rows(rows, zeroed, count, at, first, s, stack, repeat):
+    """rows[at + k] = the storage row of frame k of the stack ending at slot s: positions older than the
+    newest episode start within it hold that episode's first frame (``repeat``), or are listed in
+    ``zeroed[count:]`` to be zeroed, as ``ops.frame_stack_gather`` / ``frames.py`` define. Returns the new
+    count of ``zeroed``."""
     oldest = 0  # the oldest position that holds its own frame
     for back in range(stack - 1):
         if first[s - back]:
             oldest = stack - 1 - back
             break
     for k in range(stack):
-        at = k * width
-        if k >= oldest or repeat:
-            j = s - (stack - 1 - max(k, oldest))
-            for p in range(width):
-                out[b, at + p] = frames[j, p]
-        else:
-            for p in range(width):
-                out[b, at + p] = 0
+        rows[at + k] = s - (stack - 1 - max(k, oldest))
+        if k < oldest and not repeat:
+            zeroed[count] = at + k
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def copy_frames(frames, rows, out):
+    """out[r] = frames[rows[r]] for every r (the one-core copy; ``torch.index_select`` does it on many)."""
+    for r in range(rows.shape[0]):
+        _copy_row(out, r, frames, rows[r])
+
+
+@njit(cache=True, nogil=True)
+def zero_frames(out, zeroed, count):
+    """out[zeroed[z]] = 0 for z < count (stack positions before an episode's start, ``start_fill='zero'``)."""
+    for z in range(count):
+        for p in range(out.shape[1]):
+            out[zeroed[z], p] = 0
 
 
 @njit(inline="always")
@@ -262,9 +302,12 @@ class NumbaEngine:
         self.no_flags = np.zeros(num_envs, dtype=np.bool_)
         # frames are copied as 8-byte words where their size allows (84 * 84 does)
         self.word = np.uint64 if buffer.stack and self.store_obs.shape[1] % 8 == 0 else self.store_obs.dtype
+        self.store_words = self.store_obs.view(self.word)
         self.gather_args = (layout.per_env, layout.row, layout.pad, buffer.stack, cfg.start_fill == "repeat",
-                            self.store_obs.view(self.word), self.store_first, self.store_action,
+                            self.store_words, self.store_first, self.store_action,
                             self.store["reward"], self.store["discount"], self.store["horizon"])
+        #: frames as [rows, H * W] bytes, for torch.index_select (see ``_copy_frames``)
+        self.frames_2d = storage["frames"].view(storage["frames"].shape[0], -1) if buffer.stack else None
         #: the sum tree's (nodes, leaf_offset, levels) where its numba backend runs: sampled in our kernel
         self.tree = buffer.sampler.numba_tree() if buffer.sampler.kind == "prioritized" else None
         self.tree_capacity = buffer.sampler.tree.capacity if self.tree is not None else 0
@@ -306,28 +349,44 @@ class NumbaEngine:
             slots, weights = sampler.sample(batch, generator)
             out.slots[:] = slots.numpy()
             out.weights[:] = weights.numpy()
-            gather_batch(out.slots, *out.gather_args)
+            ring_bases(out.slots, self.layout.row, self.layout.pad, out.bases)
+            gather_batch(out.slots, out.bases, *out.gather_args)
+        if self.frames_2d is not None:
+            self._copy_frames(out)
         return out.batch
 
     def _sample_uniform(self, batch: int, generator, out: _Outputs) -> None:
         layout, written = self.layout, self.buffer.written
         out.uniforms.uniform_(generator=generator)  # the numbers torch.rand would give (the torch engine's)
         filled = sample_uniform(out.uniforms_np, 0, written, layout.num_envs, self.store["valid"], out.slots,
-                                out.weights, *out.gather_args)
+                                out.bases, out.weights, *out.gather_args)
         while filled < batch:  # rare: too many invalid candidates; more numbers, as the torch engine draws them
             need = batch - filled
             more = torch.rand(need + need // 8 + 16, generator=generator, dtype=torch.float64).numpy()
             filled = sample_uniform(more, filled, written, layout.num_envs, self.store["valid"], out.slots,
-                                    out.weights, *out.gather_args)
+                                    out.bases, out.weights, *out.gather_args)
 
     def _sample_prioritized(self, sampler, generator, out: _Outputs) -> None:
         out.tree_uniforms.uniform_(generator=generator)  # as SumTree.sample draws them
-        if not sample_prioritized(*self.tree, out.tree_uniforms_np, sampler.beta, out.slots, out.priorities,
-                                  out.weights, *out.gather_args):
+        if not sample_prioritized(*self.tree, out.tree_uniforms_np, sampler.beta, out.slots, out.bases,
+                                  out.priorities, out.weights, *out.gather_args):
             raise ValueError(f"cannot sample: the total priority is {float(sampler.tree.total())} (no leaf has "
                              f"a positive priority)")
         sampler.batches += 1
         sampler.ran_numba_tree("sample")
+
+    def _copy_frames(self, out: _Outputs) -> None:
+        """The frames of a gathered batch's stacks (``gather_batch`` listed their rows): megabytes, which one
+        core copies at its own memory bandwidth (about 12 GB/s here), so ``torch.index_select`` copies them on
+        torch's intra-op threads (the learner's, idle while it waits for the batch) where it has more than
+        one: an Atari batch of 256 takes half the time on two cores. On one, the numba loop is a little
+        faster than index_select's."""
+        if torch.get_num_threads() > 1:
+            torch.index_select(self.frames_2d, 0, out.frame_rows_t, out=out.frames_2d)
+        else:
+            copy_frames(self.store_words, out.frame_rows, out.frame_words)
+        if out.counts[0]:
+            zero_frames(out.frame_words, out.zeroed, out.counts[0])
 
     # ------------------------------------------------------------------------------------------- priorities
     def update_priorities(self, slots: torch.Tensor, abs_td: torch.Tensor) -> None:
@@ -355,7 +414,11 @@ class NumbaEngine:
     def gather(self, slots: torch.Tensor):
         """(obs, next_obs, action, reward, discount) of the transitions at ``slots``, in new tensors."""
         out = _Outputs(slots.shape[0], self, uniforms=False)
-        gather_batch(slots.numpy(), *out.gather_args)
+        out.slots[:] = slots.numpy()
+        ring_bases(out.slots, self.layout.row, self.layout.pad, out.bases)
+        gather_batch(out.slots, out.bases, *out.gather_args)
+        if self.frames_2d is not None:
+            self._copy_frames(out)
         batch = out.batch
         return batch.obs, batch.next_obs, batch.action, batch.reward, batch.discount
 
@@ -382,20 +445,28 @@ class _Outputs:
     """
 
     def __init__(self, batch: int, engine: NumbaEngine, uniforms: bool = True):
-        cfg = engine.buffer.config
+        cfg, stack = engine.buffer.config, engine.buffer.stack
         self.slots = np.empty(batch, dtype=np.int64)
+        self.bases = np.empty(batch, dtype=np.int64)  #: each slot's ring's first slot
         self.priorities = np.empty(batch, dtype=np.float64)  #: the sum tree's draws (prioritized)
         self.weights = np.empty(batch, dtype=np.float32)
-        obs = np.empty((batch, *cfg.obs_shape), dtype=engine.store_obs.dtype)
-        next_obs = np.empty_like(obs)
+        both = np.empty((2, batch, *cfg.obs_shape), dtype=engine.store_obs.dtype)  # s, then s'
+        obs, next_obs = both
         action = np.empty((batch, *cfg.action_shape), dtype=engine.store_action.dtype)
         reward = np.empty(batch, dtype=np.float32)
         discount = np.empty(batch, dtype=np.float32)
         flat_obs, flat_next = (a.reshape(batch, -1).view(engine.word) for a in (obs, next_obs))
-        sink = np.zeros(1, dtype=np.float64)  # see gather_batch
-        #: gather_batch's arguments after the slots: the storage's (engine.gather_args), then these outputs
+        #: frames (see gather_batch): each output frame's storage row, and the output frames to zero
+        self.frame_rows = np.empty(2 * batch * stack, dtype=np.int64)
+        self.zeroed = np.empty_like(self.frame_rows)
+        self.counts = np.zeros(2, dtype=np.int64)  #: frames to zero; the loads' sum (see gather_batch)
+        if stack:
+            self.frame_rows_t = torch.from_numpy(self.frame_rows)
+            self.frames_2d = torch.from_numpy(both).view(2 * batch * stack, -1)
+            self.frame_words = both.reshape(2 * batch * stack, -1).view(engine.word)
+        #: gather_batch's arguments after the slots and bases: the storage's (engine.gather_args), then these
         self.gather_args = (*engine.gather_args, flat_obs, flat_next, action.reshape(batch, -1), reward, discount,
-                            sink)
+                            self.frame_rows, self.zeroed, self.counts)
         self.batch = Batch(*(torch.from_numpy(a) for a in (obs, action, reward, discount, next_obs, self.weights,
                                                            self.slots)))
         if uniforms:  # the first round of a uniform draw; the sum tree's draw
