@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fastrl.benchmarks.train import main
 
 
@@ -37,6 +39,13 @@ def test_bench_train_ppo_records_the_bounds_and_the_stages(tmp_path):
     serial = rows[("env+learner", "env_steps_per_s")]["value"]
     assert serial == 1.0 / (1.0 / env_only + 1.0 / bound)
     assert end_to_end["ratio_vs_serial"] == end_to_end["value"] / serial
+    # the machine's ceiling: its cores over the CPU time of a step's stepping, forward pass and update share
+    ceiling = rows[("cpu-ceiling", "env_steps_per_s")]
+    cpu_us = [rows[(b, "env_steps_per_s")]["cpu_us_per_step"] for b in ("env-only", "act-only", "learner-only")]
+    assert all(us > 0 for us in cpu_us) and rows[("act-only", "env_steps_per_s")]["value"] > 0
+    assert ceiling["value"] == pytest.approx(ceiling["cores"] * 1e6 / sum(cpu_us))
+    assert end_to_end["ratio_vs_ceiling"] == end_to_end["value"] / ceiling["value"]
+    assert ceiling["ratio_vs_bound"] == ceiling["value"] / min(env_only, bound)
     assert all(v > 0 for v in (end_to_end["value"], env_only, bound))
     assert 0 < end_to_end["learning_share"] < 1
     for stage in ("env", "act", "store", "advantages", "update"):

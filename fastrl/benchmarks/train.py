@@ -42,6 +42,14 @@ learning without policy lag forbids: a rollout's first actions need the update b
 lag-free loop can reach is the serial one, **env+learner** = 1 ÷ (1 ÷ env-only + 1 ÷ learner-only): the
 envs' own stepping, then the learning, nothing overlapped. ``ratio_vs_serial`` = end-to-end ÷ that bound is
 what acting and the loop's plumbing cost beyond the two.
+
+On a CPU every part of a step competes for the same cores, so there is a harder limit, which no schedule
+(overlapped, with policy lag, on any threads) can pass: **cpu-ceiling** = cores ÷ the CPU time one env step
+costs in all, the envs' stepping (env-only), the policy's forward pass at the loop's batch size
+(**act-only**, in the loop's acting context: its threads, bf16) and its share of the update (learner-only),
+each measured as the process's CPU time (every thread) per env step (``cpu_us_per_step``).
+``ratio_vs_ceiling`` = end-to-end ÷ that ceiling; the ceiling row's own ``ratio_vs_bound`` says how much of
+the learner-only bound the machine could reach at best.
 """
 
 from __future__ import annotations
@@ -182,16 +190,21 @@ def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
 
 def _timed(body: Callable[[], int], seconds: float, device: torch.device) -> float:
     """Run ``body() -> count`` until ``seconds`` pass (after a short warm-up); count per second."""
+    return _timed_cpu(body, seconds, device)[0]
+
+
+def _timed_cpu(body: Callable[[], int], seconds: float, device: torch.device) -> tuple[float, float]:
+    """``_timed``, and the CPU time the whole process (every thread: the envs' own too) spent per count."""
     warmup_end = time.perf_counter() + min(1.0, seconds / 5)
     while time.perf_counter() < warmup_end:
         body()
     _synchronize(device)
-    count, start = 0, time.perf_counter()
+    count, start, cpu_start = 0, time.perf_counter(), time.process_time()
     deadline = start + seconds
     while time.perf_counter() < deadline:
         count += body()
     _synchronize(device)
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), (time.process_time() - cpu_start) / count
 
 
 def _synchronize(device: torch.device) -> None:
@@ -296,8 +309,12 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
         threads = config.env.make_options().get("num_threads") or own_threads
         loop_threads = (config.env.make_options() | loop_options).get("num_threads") or own_threads
         try:
-            env_sps = _env_only(envs, bench.seconds)
-            learner_sps = _ppo_learner_only(envs, config, bench.seconds)
+            env_sps, env_cpu = _timed_cpu(_env_body(envs), bench.seconds, envs.device)
+            learner, rollout = _ppo_learner_and_rollout(envs, config)
+            learner_sps, learner_cpu = _timed_cpu(_ppo_learner_body(learner, rollout), bench.seconds, envs.device)
+            with learner.acting():
+                act_sps, act_cpu = _timed_cpu(_ppo_act_body(learner, rollout, batch_size), bench.seconds / 2,
+                                              envs.device)
         finally:
             envs.close()
         raw_sps = None
@@ -324,6 +341,11 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
               "act_threads": c.act_threads or torch_threads}
     bound = min(env_sps, learner_sps)
     serial = 1.0 / (1.0 / env_sps + 1.0 / learner_sps)
+    # What the machine allows at all: every env step costs the CPU time of its stepping, its forward pass and
+    # its share of the update, which no schedule (however overlapped, with or without policy lag) spreads over
+    # more than the machine's cores.
+    cores = cpu_cores()
+    ceiling = cores / (env_cpu + act_cpu + learner_cpu)
     # The share of the loop's own wall time spent learning (GAE + update), from its stage timers: the same
     # ratio as ratio_vs_bound, but immune to load that changes between the separate measurements.
     rollout_ms = 1e3 * c.num_steps * config.env.num_envs / end_to_end
@@ -331,10 +353,16 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     rows = [
         records.record("train", case, "fastrl", "env_steps_per_s", end_to_end, "1/s",
                        ratio_vs_bound=end_to_end / bound, ratio_vs_serial=end_to_end / serial,
-                       learning_share=learning_share, **common),
-        records.record("train", case, "env-only", "env_steps_per_s", env_sps, "1/s", **common),
-        records.record("train", case, "learner-only", "env_steps_per_s", learner_sps, "1/s", **common),
+                       ratio_vs_ceiling=end_to_end / ceiling, learning_share=learning_share, **common),
+        records.record("train", case, "env-only", "env_steps_per_s", env_sps, "1/s", cpu_us_per_step=1e6 * env_cpu,
+                       **common),
+        records.record("train", case, "learner-only", "env_steps_per_s", learner_sps, "1/s",
+                       cpu_us_per_step=1e6 * learner_cpu, **common),
+        records.record("train", case, "act-only", "env_steps_per_s", act_sps, "1/s", cpu_us_per_step=1e6 * act_cpu,
+                       **common),
         records.record("train", case, "env+learner", "env_steps_per_s", serial, "1/s", **common),
+        records.record("train", case, "cpu-ceiling", "env_steps_per_s", ceiling, "1/s", cores=cores,
+                       ratio_vs_bound=ceiling / bound, **common),
         records.record("train", case, "learner-only", "samples_per_s", learner_sps * c.epochs, "1/s", **common),
     ]
     if raw_sps is not None:
@@ -346,8 +374,12 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
 
 def _env_only(envs, seconds: float, seed: int | None = None) -> float:
     """Env steps/s of the envs alone, random actions; async: both halves in flight, each sent as it lands."""
-    device = envs.device
-    actions = _random_actions(envs, device)
+    return _timed(_env_body(envs, seed), seconds, envs.device)
+
+
+def _env_body(envs, seed: int | None = None) -> Callable[[], int]:
+    """One env step (sync) or one half landing and sent again (async) with random actions: its env steps."""
+    actions = _random_actions(envs, envs.device)
     envs.reset(seed=seed)
     step = itertools.count()
     if envs.is_async:
@@ -362,11 +394,11 @@ def _env_only(envs, seconds: float, seed: int | None = None) -> float:
             envs.step(actions[next(step) % len(actions)])
             return envs.num_envs
 
-    return _timed(body, seconds, device)
+    return body
 
 
-def _ppo_learner_only(envs, config: RunConfig, seconds: float) -> float:
-    """Env steps/s that ``PPO.learn`` allows: one rollout collected by the policy, then learned from repeatedly."""
+def _ppo_learner_and_rollout(envs, config: RunConfig):
+    """A fresh PPO learner and one rollout its policy collected from ``envs``."""
     from fastrl.algos.ppo import learner_for
     from fastrl.envs.base import torch_dtype
     from fastrl.rollout import Collector, Rollout
@@ -380,13 +412,32 @@ def _ppo_learner_only(envs, config: RunConfig, seconds: float) -> float:
     collector = Collector(envs, rollout, lambda info: None, Stopwatch(("env", "act", "store")))
     collector.begin(envs.reset(seed=config.seed))
     learner.begin_rollout(c.num_steps, envs.num_envs)
-    collector.collect(learner.act)
+    with learner.acting():
+        collector.collect(learner.act)
+    return learner, rollout
 
+
+def _ppo_learner_body(learner, rollout) -> Callable[[], int]:
+    """``PPO.learn`` (GAE, then the epochs of minibatch updates) on the same rollout: its env steps."""
     def body() -> int:
         learner.learn(rollout, rollout.rewards, updates_total=1 << 30)
-        return c.num_steps * envs.num_envs
+        return rollout.num_steps * rollout.num_envs
 
-    return _timed(body, seconds, device)
+    return body
+
+
+def _ppo_act_body(learner, rollout, batch_size: int) -> Callable[[], int]:
+    """The policy's forward pass for ``batch_size`` envs, as collection calls it (inside ``learner.acting()``,
+    which the caller enters: its threads and autocast): its env steps."""
+    ids = torch.arange(batch_size, device=rollout.obs.device) if batch_size < rollout.num_envs else None
+    step = itertools.count()
+
+    def body() -> int:
+        t = next(step) % rollout.num_steps
+        learner.act(rollout.obs[t, :batch_size], t, ids)
+        return batch_size
+
+    return body
 
 
 def _ppo_end_to_end(config: RunConfig, steps: float) -> tuple[float, dict[str, float]]:
@@ -418,7 +469,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
     for name in bench.presets():
         rows += measure(bench, name)
     records.print_table(rows, title="fastrl bench train",
-                        extra_columns=("ratio_vs_bound", "ratio_vs_serial", "learning_share"))
+                        extra_columns=("ratio_vs_bound", "ratio_vs_serial", "ratio_vs_ceiling", "learning_share"))
     path = bench.json or (records.default_path("train") if bench.save else None)
     if path is not None:
         records.write_records(path, rows, records.run_meta(bench))

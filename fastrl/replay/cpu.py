@@ -112,7 +112,7 @@ def draw_valid(uniforms, written, num_envs, row, pad, valid, out, bases, start):
 
 
 @njit(cache=True, nogil=True)
-def sample_uniform(uniforms, filled, written, num_envs, valid, out_slots, out_bases, out_weights,
+def sample_uniform(uniforms, filled, written, num_envs, valid, out_slots, out_bases, out_weights, copy_here,
                    per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
                    store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount,
                    frame_rows, zeroed, counts):
@@ -121,9 +121,9 @@ def sample_uniform(uniforms, filled, written, num_envs, valid, out_slots, out_ba
     many candidates were invalid, and the caller draws more uniforms and calls again."""
     filled = draw_valid(uniforms, written, num_envs, row, pad, valid, out_slots, out_bases, filled)
     if filled == out_slots.shape[0]:
-        gather_batch(out_slots, out_bases, per_env, row, pad, stack, repeat, store_obs, store_first, store_action,
-                     store_reward, store_discount, store_horizon, out_obs, out_next, out_action, out_reward,
-                     out_discount, frame_rows, zeroed, counts)
+        gather_batch(out_slots, out_bases, copy_here, per_env, row, pad, stack, repeat, store_obs, store_first,
+                     store_action, store_reward, store_discount, store_horizon, out_obs, out_next, out_action,
+                     out_reward, out_discount, frame_rows, zeroed, counts)
         for b in range(filled):
             out_weights[b] = 1.0
     return filled
@@ -131,7 +131,7 @@ def sample_uniform(uniforms, filled, written, num_envs, valid, out_slots, out_ba
 
 @njit(cache=True, nogil=True)
 def sample_prioritized(nodes, leaf_offset, levels, uniforms, beta, out_slots, out_bases, out_priorities, out_weights,
-                       per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
+                       copy_here, per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
                        store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount,
                        frame_rows, zeroed, counts):
     """A prioritized batch in one call: the sum tree's own descent (``ops.sumtree``'s numba kernel, so the
@@ -144,8 +144,8 @@ def sample_prioritized(nodes, leaf_offset, levels, uniforms, beta, out_slots, ou
     for b in range(out_slots.shape[0]):
         out_weights[b] = (smallest / out_priorities[b]) ** beta
     ring_bases(out_slots, row, pad, out_bases)
-    gather_batch(out_slots, out_bases, per_env, row, pad, stack, repeat, store_obs, store_first, store_action,
-                 store_reward, store_discount, store_horizon, out_obs, out_next, out_action, out_reward,
+    gather_batch(out_slots, out_bases, copy_here, per_env, row, pad, stack, repeat, store_obs, store_first,
+                 store_action, store_reward, store_discount, store_horizon, out_obs, out_next, out_action, out_reward,
                  out_discount, frame_rows, zeroed, counts)
     return True
 
@@ -158,18 +158,21 @@ def ring_bases(slots, row, pad, out):
 
 
 @njit(cache=True, nogil=True)
-def gather_batch(slots, bases, per_env, row, pad, stack, repeat, store_obs, store_first, store_action, store_reward,
-                 store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount,
+def gather_batch(slots, bases, copy_here, per_env, row, pad, stack, repeat, store_obs, store_first, store_action,
+                 store_reward, store_discount, store_horizon, out_obs, out_next, out_action, out_reward, out_discount,
                  frame_rows, zeroed, counts):
     """The transitions at ``slots`` (in the rings starting at ``bases``) into [B, ...] outputs.
 
-    Whole observations (``stack`` == 0) are copied here into the [B, D] rows ``out_obs`` / ``out_next``.
-    Frames (``stack`` > 0; ``store_obs`` holds one frame per slot, ``store_first`` the episode starts) are
-    not: their stacks are megabytes, which one core copies at its own memory bandwidth, so this writes the
-    source row of every output frame into ``frame_rows`` ([2 * B * stack]: the stacks of s, then those of
-    s') and the output frames to zero into ``zeroed`` (``counts[0]`` of them), for ``copy_frames`` or
-    ``torch.index_select`` on every core to copy. ``counts[1]`` receives a sum of values read ahead of the
-    copies, so that the compiler keeps those loads."""
+    Whole observations (``stack`` == 0) are copied into the [B, D] rows ``out_obs`` / ``out_next``; ``counts[1]``
+    receives a sum of values read ahead of the copies, so that the compiler keeps those loads.
+
+    Frames (``stack`` > 0; ``store_obs`` holds one frame per slot, ``store_first`` the episode starts): the
+    source row of every output frame goes into ``frame_rows`` ([2 * B * stack]: the stacks of s, then those of
+    s') and the output frames to zero into ``zeroed`` (``counts[0]`` of them). The stacks are megabytes, which
+    one core copies at its own memory bandwidth, so with ``copy_here`` False the copy is left to
+    ``torch.index_select`` on every core (``NumbaEngine._copy_frames``); with it True (one core) they are copied
+    here into the [B, stack * D] rows, each transition's s then s' (their frames overlap: read once from
+    memory), and zeroed (``counts[0]`` = 0 then)."""
     batch = slots.shape[0]
     if stack == 0:
         counts[1] = _gather_rows(slots, bases, per_env, store_obs, store_action, store_reward, store_discount,
@@ -178,13 +181,19 @@ def gather_batch(slots, bases, per_env, row, pad, stack, repeat, store_obs, stor
     count = 0
     for b in range(batch):
         s = slots[b]
+        before = count
         count = _stack_rows(frame_rows, zeroed, count, b * stack, store_first, s, stack, repeat)
         count = _stack_rows(frame_rows, zeroed, count, (batch + b) * stack, store_first,
                             _next_slot(s, bases[b], store_horizon[s], per_env), stack, repeat)
+        if copy_here:
+            _copy_stack(out_obs, b, store_obs, frame_rows, b * stack, stack)
+            _copy_stack(out_next, b, store_obs, frame_rows, (batch + b) * stack, stack)
+            for z in range(before, count):
+                _zero_frame(out_obs, out_next, zeroed[z], batch, stack, store_obs.shape[1])
         _copy_row(out_action, b, store_action, s)
         out_reward[b] = store_reward[s]
         out_discount[b] = store_discount[s]
-    counts[0] = count
+    counts[0] = 0 if copy_here else count
 
 
 @njit(inline="always")
@@ -247,11 +256,24 @@ def _stack_rows(rows, zeroed, count, at, first, s, stack, repeat):
     return count
 
 
-@njit(cache=True, nogil=True)
-def copy_frames(frames, rows, out):
-    """out[r] = frames[rows[r]] for every r (the one-core copy; ``torch.index_select`` does it on many)."""
-    for r in range(rows.shape[0]):
-        _copy_row(out, r, frames, rows[r])
+@njit(inline="always")
+def _copy_stack(out, b, frames, rows, at, stack):
+    """out[b] = the frames at rows[at], ..., rows[at + stack - 1], side by side."""
+    width = frames.shape[1]
+    for k in range(stack):
+        j = rows[at + k]
+        for p in range(width):
+            out[b, k * width + p] = frames[j, p]
+
+
+@njit(inline="always")
+def _zero_frame(out_obs, out_next, r, batch, stack, width):
+    """Zero output frame r of the [2 * B * stack] order of ``frame_rows`` (the stacks of s, then of s')."""
+    out = out_obs if r < batch * stack else out_next
+    r = r % (batch * stack)
+    b, k = r // stack, r % stack
+    for p in range(width):
+        out[b, k * width + p] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -341,50 +363,53 @@ class NumbaEngine:
         ``OUTPUT_RING`` preallocated output sets (see ``_Outputs``)."""
         out = self._next_outputs(batch)
         sampler = self.buffer.sampler
+        copy_here = self._copy_here()
         if sampler.kind == "uniform":
-            self._sample_uniform(batch, generator, out)
+            self._sample_uniform(batch, generator, out, copy_here)
         elif self.tree is not None:
-            self._sample_prioritized(sampler, generator, out)
+            self._sample_prioritized(sampler, generator, out, copy_here)
         else:  # a sum tree on another backend (requested explicitly): its own sample, then the gather
             slots, weights = sampler.sample(batch, generator)
             out.slots[:] = slots.numpy()
             out.weights[:] = weights.numpy()
             ring_bases(out.slots, self.layout.row, self.layout.pad, out.bases)
-            gather_batch(out.slots, out.bases, *out.gather_args)
-        if self.frames_2d is not None:
+            gather_batch(out.slots, out.bases, copy_here, *out.gather_args)
+        if not copy_here:
             self._copy_frames(out)
         return out.batch
 
-    def _sample_uniform(self, batch: int, generator, out: _Outputs) -> None:
+    def _sample_uniform(self, batch: int, generator, out: _Outputs, copy_here: bool) -> None:
         layout, written = self.layout, self.buffer.written
         out.uniforms.uniform_(generator=generator)  # the numbers torch.rand would give (the torch engine's)
         filled = sample_uniform(out.uniforms_np, 0, written, layout.num_envs, self.store["valid"], out.slots,
-                                out.bases, out.weights, *out.gather_args)
+                                out.bases, out.weights, copy_here, *out.gather_args)
         while filled < batch:  # rare: too many invalid candidates; more numbers, as the torch engine draws them
             need = batch - filled
             more = torch.rand(need + need // 8 + 16, generator=generator, dtype=torch.float64).numpy()
             filled = sample_uniform(more, filled, written, layout.num_envs, self.store["valid"], out.slots,
-                                    out.bases, out.weights, *out.gather_args)
+                                    out.bases, out.weights, copy_here, *out.gather_args)
 
-    def _sample_prioritized(self, sampler, generator, out: _Outputs) -> None:
+    def _sample_prioritized(self, sampler, generator, out: _Outputs, copy_here: bool) -> None:
         out.tree_uniforms.uniform_(generator=generator)  # as SumTree.sample draws them
         if not sample_prioritized(*self.tree, out.tree_uniforms_np, sampler.beta, out.slots, out.bases,
-                                  out.priorities, out.weights, *out.gather_args):
+                                  out.priorities, out.weights, copy_here, *out.gather_args):
             raise ValueError(f"cannot sample: the total priority is {float(sampler.tree.total())} (no leaf has "
                              f"a positive priority)")
         sampler.batches += 1
         sampler.ran_numba_tree("sample")
 
+    def _copy_here(self) -> bool:
+        """Whether the gather kernel copies everything itself: whole observations always; frames where torch
+        has one thread (else ``_copy_frames`` copies them)."""
+        return self.frames_2d is None or torch.get_num_threads() == 1
+
     def _copy_frames(self, out: _Outputs) -> None:
-        """The frames of a gathered batch's stacks (``gather_batch`` listed their rows): megabytes, which one
-        core copies at its own memory bandwidth (about 12 GB/s here), so ``torch.index_select`` copies them on
-        torch's intra-op threads (the learner's, idle while it waits for the batch) where it has more than
-        one: an Atari batch of 256 takes half the time on two cores. On one, the numba loop is a little
-        faster than index_select's."""
-        if torch.get_num_threads() > 1:
-            torch.index_select(self.frames_2d, 0, out.frame_rows_t, out=out.frames_2d)
-        else:
-            copy_frames(self.store_words, out.frame_rows, out.frame_words)
+        """The frames of a gathered batch's stacks, whose rows the kernel listed (``gather_batch``): megabytes,
+        which one core copies at its own memory bandwidth (about 12 GB/s here), so ``torch.index_select``
+        copies them on torch's intra-op threads (the learner's, idle while it waits for the batch): an Atari
+        batch of 256 in about half the time on two cores. With one thread the kernel's own copy is faster (it
+        reads the frame that s and s' share once)."""
+        torch.index_select(self.frames_2d, 0, out.frame_rows_t, out=out.frames_2d)
         if out.counts[0]:
             zero_frames(out.frame_words, out.zeroed, out.counts[0])
 
@@ -416,8 +441,9 @@ class NumbaEngine:
         out = _Outputs(slots.shape[0], self, uniforms=False)
         out.slots[:] = slots.numpy()
         ring_bases(out.slots, self.layout.row, self.layout.pad, out.bases)
-        gather_batch(out.slots, out.bases, *out.gather_args)
-        if self.frames_2d is not None:
+        copy_here = self._copy_here()
+        gather_batch(out.slots, out.bases, copy_here, *out.gather_args)
+        if not copy_here:
             self._copy_frames(out)
         batch = out.batch
         return batch.obs, batch.next_obs, batch.action, batch.reward, batch.discount
