@@ -91,11 +91,13 @@ def library_versions() -> dict[str, str]:
 
 @functools.cache
 def git_sha() -> str:
+    """The commit the code runs from, with ``-dirty`` where tracked files differ from it; records under
+    ``profiles/`` do not count (a recording session writes several, and each would mark the next dirty)."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                ":(top,exclude)profiles"], cwd=here, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     if sha.returncode != 0:
