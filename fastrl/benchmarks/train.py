@@ -230,6 +230,12 @@ def off_policy_section(config: RunConfig):
 
 def _learner_only(envs, config: RunConfig, seconds: float) -> float:
     """Updates/s of sample + update (+ priorities) on a replay filled with ``learning_starts`` random steps."""
+    return _timed(_learner_body(envs, config), seconds, torch.device(config.resolved_device()))
+
+
+def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
+    """One off-policy learner step (sample, update, priorities where prioritized) on a replay filled with
+    ``learning_starts`` random steps of ``envs``: 1 update."""
     from fastrl.algos import algo_module
     from fastrl.replay import ReplayBuffer
     from fastrl.runner import replay_config_for
@@ -253,7 +259,7 @@ def _learner_only(envs, config: RunConfig, seconds: float) -> float:
             replay.update_priorities(batch.indices, priorities)
         return 1
 
-    return _timed(body, seconds, device)
+    return body
 
 
 def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict[str, float]]:
