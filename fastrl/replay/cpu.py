@@ -6,8 +6,10 @@ These kernels do the same work in one compiled call each, with the same results 
 engines on the same inputs and compare every byte): a uniform batch is drawn, checked for validity and
 gathered in one call, a prioritized one descends the sum tree (its numba backend's own kernel), gets its
 importance weights and is gathered in one call, and a priority update is one call. Batches are gathered
-into preallocated outputs, reused every ``OUTPUT_RING`` batches. On CUDA the torch engine runs: its ops are
-launched asynchronously and none waits for the device.
+into preallocated outputs, reused every ``OUTPUT_RING`` batches. Atari stacks are the exception where torch
+has several threads: the call lists the frames' rows and ``torch.index_select`` copies the megabytes on all
+of them (``NumbaEngine._copy_frames``). On CUDA the torch engine runs: its ops are launched asynchronously
+and none waits for the device.
 
 The kernels follow ``buffer.py`` / ``nstep.py`` step for step; see there for what a slot holds and why.
 """
