@@ -256,6 +256,9 @@ class PPOConfig:
     """run the network's forward passes under bfloat16 autocast (weights, optimizer and losses stay float32)"""
     channels_last: bool = False
     """keep the Nature CNN's weights and inputs in channels-last memory layout"""
+    compile: bool = False
+    """run the minibatch loss (forward, log-probabilities, losses; and so its backward) through torch.compile.
+    The first update compiles it (tens of seconds); see profiles/HISTORY.md for what it gains here"""
 
     def __post_init__(self):
         _require_int(self, "num_steps", least=1)

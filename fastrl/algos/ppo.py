@@ -259,6 +259,7 @@ class PPO:
         self._frame_dtype = ((torch.bfloat16 if config.bf16 else torch.float32)
                              if self.net.shared and self.net.obs_norm is None else None)
         self._frames = None  # the rollout's scaled frames (and one minibatch's rows): made at the first update
+        self._loss_of_minibatch = torch.compile(self._losses) if config.compile else self._losses
 
     # -----------------------------------------------------------------------------------------------------
     # Acting
@@ -429,8 +430,9 @@ class PPO:
         """A [B, C, H, W] view of a frame buffer (stored [B, H, W, C] under channels_last)."""
         return frames.permute(0, 3, 1, 2) if self.net.channels_last else frames
 
-    def _minibatch_step(self, obs, actions, old_log_prob, old_values, advantages, returns, mask) -> torch.Tensor:
-        """One gradient step on the PPO loss of a minibatch; returns its approximate KL (detached)."""
+    def _losses(self, obs, actions, old_log_prob, old_values, advantages, returns, mask):
+        """The PPO loss of a minibatch and its parts: (loss, policy loss, value loss, entropy, approximate KL,
+        clipped fraction). With ``compile``, ``torch.compile`` runs this (forward and backward)."""
         c = self.config
         policy, values = self.forward(obs)
         log_prob, entropy = log_prob_and_entropy(policy, None if self.discrete else self.net.log_std.float(),
@@ -442,6 +444,13 @@ class PPO:
         v_loss = value_loss(values, old_values, returns, mask, count, c.clip_coef if c.clip_value_loss else None)
         entropy_mean = masked_mean(entropy, mask, count)
         loss = pg_loss + c.value_coef * v_loss - c.entropy_coef * entropy_mean
+        return loss, pg_loss, v_loss, entropy_mean, approx_kl, clipped
+
+    def _minibatch_step(self, obs, actions, old_log_prob, old_values, advantages, returns, mask) -> torch.Tensor:
+        """One gradient step on the PPO loss of a minibatch; returns its approximate KL (detached)."""
+        c = self.config
+        loss, pg_loss, v_loss, entropy_mean, approx_kl, clipped = self._loss_of_minibatch(
+            obs, actions, old_log_prob, old_values, advantages, returns, mask)
 
         self.optimizer.zero_grad(set_to_none=self._flat_grad is None)
         loss.backward()

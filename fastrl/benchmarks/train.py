@@ -50,6 +50,10 @@ costs in all, the envs' stepping (env-only), the policy's forward pass at the lo
 each measured as the process's CPU time (every thread) per env step (``cpu_us_per_step``).
 ``ratio_vs_ceiling`` = end-to-end ÷ that ceiling; the ceiling row's own ``ratio_vs_bound`` says how much of
 the learner-only bound the machine could reach at best.
+
+``--compare 'compile=true' 'bf16=false channels_last=false'`` holds learner option sets against the preset's
+own on the learner-only bound, in alternating rounds of the same run (``learner-only[OPTIONS]`` rows with
+``ratio_vs_preset``): how a choice such as bf16, channels-last or torch.compile is decided.
 """
 
 from __future__ import annotations
@@ -108,6 +112,12 @@ class TrainBenchConfig:
     learner_options: tuple[str, ...] = ()
     """learner config fields to set, as KEY=VALUE (JSON values), e.g. bf16=true channels_last=true
     async_envs=false (PPO), replay_ratio=0.5 hidden=[32,32] (DQN, DDPG)"""
+    compare: tuple[str, ...] = ()
+    """PPO: learner option sets to hold against the preset's own on the learner-only bound, each a
+    space-separated KEY=VALUE list (e.g. 'compile=true' 'bf16=false channels_last=false'); measured in
+    alternating rounds with the preset's learner, rows learner-only[OPTIONS] with ratio_vs_preset"""
+    compare_rounds: int = 6
+    """alternating rounds of --compare (each learner learns from its rollout --seconds / rounds per round)"""
 
     def presets(self) -> tuple[str, ...]:
         return self.preset or DEFAULT_PRESETS[self.algo]
@@ -321,6 +331,7 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
             with learner.acting():
                 act_sps, act_cpu = _timed_cpu(_ppo_act_body(learner, rollout, batch_size), bench.seconds / 2,
                                               envs.device)
+            compared = _compare_learners(envs, config, learner, rollout, bench) if bench.compare else {}
         finally:
             envs.close()
         raw_sps = None
@@ -373,6 +384,13 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     ]
     if raw_sps is not None:
         rows.append(records.record("train", case, "envpool-raw", "env_steps_per_s", raw_sps, "1/s", **common))
+    if compared:
+        base = compared.pop("")
+        rows.append(records.record("train", case, "learner-only[preset]", "env_steps_per_s", base, "1/s",
+                                   rounds=bench.compare_rounds, **common))
+        rows += [records.record("train", case, f"learner-only[{options}]", "env_steps_per_s", rate, "1/s",
+                                ratio_vs_preset=rate / base, rounds=bench.compare_rounds, **common)
+                 for options, rate in compared.items()]
     rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
              for stage, ms in stage_ms.items()]
     return rows
@@ -430,6 +448,30 @@ def _ppo_learner_body(learner, rollout) -> Callable[[], int]:
         return rollout.num_steps * rollout.num_envs
 
     return body
+
+
+def _compare_learners(envs, config: RunConfig, learner, rollout, bench: TrainBenchConfig) -> dict[str, float]:
+    """Learner-only env steps/s of the preset's learner ('') and of one learner per ``bench.compare`` option set
+    (each with its own rollout of ``envs``), measured in alternating rounds so that the drift of a shared
+    machine hits them alike. Each learner's first ``learn`` (where torch.compile compiles) is not timed."""
+    bodies = {"": _ppo_learner_body(learner, rollout)}
+    for options in bench.compare:
+        variant = with_learner_options(config, tuple(options.split()))
+        bodies[options] = _ppo_learner_body(*_ppo_learner_and_rollout(envs, variant))
+    for body in bodies.values():
+        body()
+    steps = dict.fromkeys(bodies, 0)
+    seconds = dict.fromkeys(bodies, 0.0)
+    per_round = bench.seconds / bench.compare_rounds
+    for _ in range(bench.compare_rounds):
+        for key, body in bodies.items():
+            _synchronize(envs.device)
+            start = time.perf_counter()
+            while time.perf_counter() - start < per_round:
+                steps[key] += body()
+            _synchronize(envs.device)
+            seconds[key] += time.perf_counter() - start
+    return {key: steps[key] / seconds[key] for key in bodies}
 
 
 def _ppo_act_body(learner, rollout, batch_size: int) -> Callable[[], int]:

@@ -402,3 +402,33 @@ def test_async_env_threads_leave_the_acting_thread_a_core(monkeypatch, cores, nu
 
     monkeypatch.setattr(fastrl.envs.base, "cpu_cores", lambda: cores)
     assert async_env_threads(num_envs) == threads
+
+
+@pytest.mark.slow
+def test_compiled_loss_and_its_gradients_equal_the_eager_ones():
+    """``compile=True`` runs the minibatch loss through torch.compile (inductor, C++ on the CPU): the loss, its
+    parts and the gradients match the eager function's on the same minibatch, and a whole update runs."""
+    torch.manual_seed(0)
+    learner = PPO(PPOConfig(network="nature_cnn", minibatches=2, epochs=1, compile=True), FRAMES,
+                  gymnasium.spaces.Discrete(6), "cpu", seed=0)
+    assert learner._loss_of_minibatch is not learner._losses
+    r = frame_rollout()
+    g = torch.Generator().manual_seed(2)
+    obs = r.obs.flatten(0, 1).float() / 255
+    args = (obs, r.actions.flatten(), r.logprobs.flatten(), r.values.flatten(), torch.randn(8, generator=g),
+            torch.randn(8, generator=g), r.valid.flatten())
+    results = []
+    for fn in (learner._losses, learner._loss_of_minibatch):
+        learner.optimizer.zero_grad()
+        parts = fn(*args)
+        parts[0].backward()
+        results.append(([p.detach() for p in parts], [q.grad.clone() for q in learner.params]))
+    (eager_parts, eager_grads), (compiled_parts, compiled_grads) = results
+    for a, b in zip(eager_parts, compiled_parts, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+    for a, b in zip(eager_grads, compiled_grads, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    before = [p.detach().clone() for p in learner.params]
+    learner.learn(r, r.rewards, updates_total=10)
+    assert learner.updates == 2
+    assert all(torch.isfinite(p).all() and not torch.equal(p, q) for p, q in zip(learner.params, before, strict=True))
