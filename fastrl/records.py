@@ -60,15 +60,17 @@ def default_path(suite: str) -> Path:
 def print_table(records: list[dict], title: str | None = None, extra_columns: tuple[str, ...] = ()) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title)
     for col in ("case", "backend", "metric", "value", "unit", *extra_columns):
-        table.add_column(col, justify="right" if col in ("value", *extra_columns) else "left")
+        table.add_column(col, justify="right" if col in ("value", *extra_columns) else "left",
+                         no_wrap=col in ("case", "backend", "metric"))  # names whole; numbers' headers may wrap
     for row in records:
         cells = [str(row["case"]), str(row["backend"]), str(row["metric"]), _fmt(row["value"]), str(row["unit"])]
         cells += [_fmt(row.get(c, "")) for c in extra_columns]
-        table.add_row(*cells)
-    Console(width=max(Console().width, 200)).print(table)  # a pipe gets 80 columns: too few
+        table.add_row(*(Text(c) for c in cells))  # Text: brackets in names (learner-only[bf16=false]) are not markup
+    Console(width=max(Console().width, 220)).print(table)  # a pipe gets 80 columns: too few
 
 
 def _fmt(v: Any) -> str:

@@ -116,8 +116,8 @@ class TrainBenchConfig:
     """PPO: learner option sets to hold against the preset's own on the learner-only bound, each a
     space-separated KEY=VALUE list (e.g. 'compile=true' 'bf16=false channels_last=false'); measured in
     alternating rounds with the preset's learner, rows learner-only[OPTIONS] with ratio_vs_preset"""
-    compare_rounds: int = 6
-    """alternating rounds of --compare (each learner learns from its rollout --seconds / rounds per round)"""
+    compare_rounds: int = 8
+    """alternating rounds of --compare: in each, every learner learns once from its rollout"""
 
     def presets(self) -> tuple[str, ...]:
         return self.preset or DEFAULT_PRESETS[self.algo]
@@ -331,7 +331,6 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
             with learner.acting():
                 act_sps, act_cpu = _timed_cpu(_ppo_act_body(learner, rollout, batch_size), bench.seconds / 2,
                                               envs.device)
-            compared = _compare_learners(envs, config, learner, rollout, bench) if bench.compare else {}
         finally:
             envs.close()
         raw_sps = None
@@ -345,6 +344,14 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
             finally:
                 close()
         end_to_end, stage_ms = _ppo_end_to_end(config, bench.seconds * min(env_sps, learner_sps))
+        compared = {}
+        if bench.compare:  # last: the other learners (and torch.compile's) must not disturb the figures above
+            envs = make_env(config, config.env.num_envs, config.seed,
+                            **{k: v for k, v in loop_options.items() if k != "num_threads"})
+            try:
+                compared = _compare_learners(envs, config, bench)
+            finally:
+                envs.close()
     finally:
         torch.set_num_threads(threads_before)
 
@@ -450,25 +457,22 @@ def _ppo_learner_body(learner, rollout) -> Callable[[], int]:
     return body
 
 
-def _compare_learners(envs, config: RunConfig, learner, rollout, bench: TrainBenchConfig) -> dict[str, float]:
-    """Learner-only env steps/s of the preset's learner ('') and of one learner per ``bench.compare`` option set
-    (each with its own rollout of ``envs``), measured in alternating rounds so that the drift of a shared
-    machine hits them alike. Each learner's first ``learn`` (where torch.compile compiles) is not timed."""
-    bodies = {"": _ppo_learner_body(learner, rollout)}
-    for options in bench.compare:
-        variant = with_learner_options(config, tuple(options.split()))
-        bodies[options] = _ppo_learner_body(*_ppo_learner_and_rollout(envs, variant))
+def _compare_learners(envs, config: RunConfig, bench: TrainBenchConfig) -> dict[str, float]:
+    """Learner-only env steps/s of the preset's learner ('') and of one learner per ``bench.compare`` option set,
+    each learning from its own rollout of ``envs``: one ``learn`` of each in turn, ``compare_rounds`` times, so
+    that the drift of a shared machine hits them alike. Each learner's first ``learn`` (where torch.compile
+    compiles) is not timed."""
+    bodies = {options: _ppo_learner_body(*_ppo_learner_and_rollout(
+        envs, with_learner_options(config, tuple(options.split())))) for options in ("", *bench.compare)}
     for body in bodies.values():
         body()
     steps = dict.fromkeys(bodies, 0)
     seconds = dict.fromkeys(bodies, 0.0)
-    per_round = bench.seconds / bench.compare_rounds
     for _ in range(bench.compare_rounds):
         for key, body in bodies.items():
             _synchronize(envs.device)
             start = time.perf_counter()
-            while time.perf_counter() - start < per_round:
-                steps[key] += body()
+            steps[key] += body()
             _synchronize(envs.device)
             seconds[key] += time.perf_counter() - start
     return {key: steps[key] / seconds[key] for key in bodies}
@@ -517,7 +521,8 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
     for name in bench.presets():
         rows += measure(bench, name)
     records.print_table(rows, title="fastrl bench train",
-                        extra_columns=("ratio_vs_bound", "ratio_vs_serial", "ratio_vs_ceiling", "learning_share"))
+                        extra_columns=("ratio_vs_bound", "ratio_vs_serial", "ratio_vs_ceiling", "ratio_vs_preset",
+                                       "learning_share"))
     path = bench.json or (records.default_path("train") if bench.save else None)
     if path is not None:
         records.write_records(path, rows, records.run_meta(bench))
