@@ -47,7 +47,8 @@ On a CPU every part of a step competes for the same cores, so there is a harder 
 (overlapped, with policy lag, on any threads) can pass: **cpu-ceiling** = cores ÷ the CPU time one env step
 costs in all, the envs' stepping (env-only), the policy's forward pass at the loop's batch size
 (**act-only**, in the loop's acting context: its threads, bf16) and its share of the update (learner-only),
-each measured as the process's CPU time (every thread) per env step (``cpu_us_per_step``).
+each measured as the process's CPU time (every thread) per env step (``cpu_us_per_step``), the least over
+five windows of its measurement (a neighbour on a shared VM only adds to a cost).
 ``ratio_vs_ceiling`` = end-to-end ÷ that ceiling; the ceiling row's own ``ratio_vs_bound`` says how much of
 the learner-only bound the machine could reach at best.
 
@@ -77,6 +78,8 @@ from fastrl import records
 from fastrl.config import ALGO_FIELDS, DDPG_VARIANTS, ConfigError, RunConfig, preset
 
 STAGES = ("env", "act", "replay_add", "sample", "update")
+#: windows of a measurement whose least CPU time per step is taken (see ``_timed_cpu``)
+CPU_WINDOWS = 5
 #: learner family -> the presets ``--algo`` measures
 DEFAULT_PRESETS = {"dqn": ("dqn-cartpole", "dqn-atari"), "ppo": ("ppo-atari",), "td3": ("td3-mujoco",),
                    "ddpg": ("ddpg-mujoco",), "d4pg": ("d4pg-mujoco",)}
@@ -203,18 +206,26 @@ def _timed(body: Callable[[], int], seconds: float, device: torch.device) -> flo
     return _timed_cpu(body, seconds, device)[0]
 
 
-def _timed_cpu(body: Callable[[], int], seconds: float, device: torch.device) -> tuple[float, float]:
-    """``_timed``, and the CPU time the whole process (every thread: the envs' own too) spent per count."""
+def _timed_cpu(body: Callable[[], int], seconds: float, device: torch.device,
+               windows: int = CPU_WINDOWS) -> tuple[float, float]:
+    """``_timed``, and the CPU time the whole process (every thread: the envs' own too) spent per count: the
+    least over ``windows`` equal parts of the time. On a shared VM, neighbours slow the same work down for
+    seconds at a time, and only ever add to its cost, so the least is the work's own cost."""
     warmup_end = time.perf_counter() + min(1.0, seconds / 5)
     while time.perf_counter() < warmup_end:
         body()
     _synchronize(device)
-    count, start, cpu_start = 0, time.perf_counter(), time.process_time()
-    deadline = start + seconds
-    while time.perf_counter() < deadline:
-        count += body()
-    _synchronize(device)
-    return count / (time.perf_counter() - start), (time.process_time() - cpu_start) / count
+    total, start = 0, time.perf_counter()
+    cpu_per_count = float("inf")
+    for k in range(1, windows + 1):
+        count, cpu_start = 0, time.process_time()
+        deadline = start + seconds * k / windows
+        while count == 0 or time.perf_counter() < deadline:
+            count += body()
+        _synchronize(device)
+        cpu_per_count = min(cpu_per_count, (time.process_time() - cpu_start) / count)
+        total += count
+    return total / (time.perf_counter() - start), cpu_per_count
 
 
 def _synchronize(device: torch.device) -> None:
