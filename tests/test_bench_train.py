@@ -47,10 +47,11 @@ def test_bench_train_ppo_records_the_bounds_and_the_stages(tmp_path):
     assert end_to_end["ratio_vs_ceiling"] == end_to_end["value"] / ceiling["value"]
     assert ceiling["ratio_vs_bound"] == ceiling["value"] / min(env_only, bound)
     # --compare: each option set beside the preset's learner, measured in the same alternating rounds
-    preset_rate = rows[("learner-only[preset]", "env_steps_per_s")]["value"]
-    for options in ("epochs=1", "lr=0.001 minibatches=2"):
-        row = rows[(f"learner-only[{options}]", "env_steps_per_s")]
-        assert row["rounds"] == 2 and row["ratio_vs_preset"] == row["value"] / preset_rate
+    for part in ("learner-only", "act-only"):
+        preset_rate = rows[(f"{part}[preset]", "env_steps_per_s")]["value"]
+        for options in ("epochs=1", "lr=0.001 minibatches=2"):
+            row = rows[(f"{part}[{options}]", "env_steps_per_s")]
+            assert row["rounds"] == 2 and row["ratio_vs_preset"] == row["value"] / preset_rate
     assert all(v > 0 for v in (end_to_end["value"], env_only, bound))
     assert 0 < end_to_end["learning_share"] < 1
     for stage in ("env", "act", "store", "advantages", "update"):

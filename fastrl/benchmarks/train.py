@@ -53,12 +53,14 @@ five windows of its measurement (a neighbour on a shared VM only adds to a cost)
 the learner-only bound the machine could reach at best.
 
 ``--compare 'compile=true' 'bf16=false channels_last=false'`` holds learner option sets against the preset's
-own on the learner-only bound, in alternating rounds of the same run (``learner-only[OPTIONS]`` rows with
-``ratio_vs_preset``): how a choice such as bf16, channels-last or torch.compile is decided.
+own on the learner-only bound and on acting, in alternating rounds of the same run (``learner-only[OPTIONS]``
+and ``act-only[OPTIONS]`` rows with ``ratio_vs_preset``): how a choice such as bf16, channels-last or
+torch.compile is decided.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -118,7 +120,8 @@ class TrainBenchConfig:
     compare: tuple[str, ...] = ()
     """PPO: learner option sets to hold against the preset's own on the learner-only bound, each a
     space-separated KEY=VALUE list (e.g. 'compile=true' 'bf16=false channels_last=false'); measured in
-    alternating rounds with the preset's learner, rows learner-only[OPTIONS] with ratio_vs_preset"""
+    alternating rounds with the preset's learner, rows learner-only[OPTIONS] and act-only[OPTIONS] with
+    ratio_vs_preset"""
     compare_rounds: int = 8
     """alternating rounds of --compare: in each, every learner learns once from its rollout"""
 
@@ -402,13 +405,13 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     ]
     if raw_sps is not None:
         rows.append(records.record("train", case, "envpool-raw", "env_steps_per_s", raw_sps, "1/s", **common))
-    if compared:
-        base = compared.pop("")
-        rows.append(records.record("train", case, "learner-only[preset]", "env_steps_per_s", base, "1/s",
-                                   rounds=bench.compare_rounds, **common))
-        rows += [records.record("train", case, f"learner-only[{options}]", "env_steps_per_s", rate, "1/s",
-                                ratio_vs_preset=rate / base, rounds=bench.compare_rounds, **common)
-                 for options, rate in compared.items()]
+    for k, part in enumerate(("learner-only", "act-only") if compared else ()):
+        base = compared[""][k]
+        for options, rates in compared.items():
+            label = options or "preset"
+            extra = {"ratio_vs_preset": rates[k] / base} if options else {}
+            rows.append(records.record("train", case, f"{part}[{label}]", "env_steps_per_s", rates[k], "1/s",
+                                       rounds=bench.compare_rounds, **extra, **common))
     rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
              for stage, ms in stage_ms.items()]
     return rows
@@ -468,25 +471,40 @@ def _ppo_learner_body(learner, rollout) -> Callable[[], int]:
     return body
 
 
-def _compare_learners(envs, config: RunConfig, bench: TrainBenchConfig) -> dict[str, float]:
-    """Learner-only env steps/s of the preset's learner ('') and of one learner per ``bench.compare`` option set,
-    each learning from its own rollout of ``envs``: one ``learn`` of each in turn, ``compare_rounds`` times, so
-    that the drift of a shared machine hits them alike. Each learner's first ``learn`` (where torch.compile
-    compiles) is not timed."""
-    bodies = {options: _ppo_learner_body(*_ppo_learner_and_rollout(
-        envs, with_learner_options(config, tuple(options.split())))) for options in ("", *bench.compare)}
-    for body in bodies.values():
-        body()
-    steps = dict.fromkeys(bodies, 0)
-    seconds = dict.fromkeys(bodies, 0.0)
+#: policy forward passes per learner and round of ``--compare`` (about a tenth of a ppo-atari rollout's)
+COMPARE_ACTS = 32
+
+
+def _compare_learners(envs, config: RunConfig, bench: TrainBenchConfig) -> dict[str, tuple[float, float]]:
+    """(learner-only, act-only) env steps/s of the preset's learner ('') and of one learner per ``bench.compare``
+    option set, each with its own rollout of ``envs``: in each of ``compare_rounds`` rounds every learner in turn
+    learns once and acts ``COMPARE_ACTS`` times (in its acting context), so that the drift of a shared machine
+    hits them alike. Each learner's first ``learn`` and act (where torch.compile compiles) are not timed."""
+    parts = {}
+    for options in ("", *bench.compare):
+        learner, rollout = _ppo_learner_and_rollout(envs, with_learner_options(config, tuple(options.split())))
+        act = _ppo_act_body(learner, rollout, envs.batch_size)
+        parts[options] = (learner, _ppo_learner_body(learner, rollout), _repeated(act, COMPARE_ACTS))
+        parts[options][1]()
+        with learner.acting():
+            act()
+    steps = {key: [0, 0] for key in parts}
+    seconds = {key: [0.0, 0.0] for key in parts}
     for _ in range(bench.compare_rounds):
-        for key, body in bodies.items():
-            _synchronize(envs.device)
-            start = time.perf_counter()
-            steps[key] += body()
-            _synchronize(envs.device)
-            seconds[key] += time.perf_counter() - start
-    return {key: steps[key] / seconds[key] for key in bodies}
+        for key, (learner, learn, acts) in parts.items():
+            for k, run in enumerate((learn, acts)):
+                _synchronize(envs.device)
+                start = time.perf_counter()
+                with learner.acting() if k else contextlib.nullcontext():
+                    steps[key][k] += run()
+                _synchronize(envs.device)
+                seconds[key][k] += time.perf_counter() - start
+    return {key: (steps[key][0] / seconds[key][0], steps[key][1] / seconds[key][1]) for key in parts}
+
+
+def _repeated(body: Callable[[], int], times: int) -> Callable[[], int]:
+    """``body`` called ``times`` times: the sum of its counts."""
+    return lambda: sum(body() for _ in range(times))
 
 
 def _ppo_act_body(learner, rollout, batch_size: int) -> Callable[[], int]:
