@@ -288,20 +288,26 @@ def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
 
 def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict[str, float]]:
     """The training loop's env steps/s after learning starts, and its mean per-stage ms there."""
-    from fastrl.log import METRICS, read_jsonl
-    from fastrl.runner import train
-
     per_iteration = config.env.num_envs
     interval = max(per_iteration, int(steps_after_fill / 5) // per_iteration * per_iteration)
     start = -(-off_policy_section(config).learning_starts // interval) * interval  # the first row after the fill
-    stop = start + 5 * interval
+    return _loop_rate(config, interval, start, start + 5 * interval, STAGES)
+
+
+def _loop_rate(config: RunConfig, interval: int, start: int, stop: int,
+               stages: tuple[str, ...]) -> tuple[float, dict[str, float]]:
+    """Run the training loop to ``stop`` env steps, logging every ``interval``; the median env steps/s of its
+    log rows after ``start`` and the mean per-stage ms there."""
+    from fastrl.log import METRICS, read_jsonl
+    from fastrl.runner import train
+
     with tempfile.TemporaryDirectory() as tmp:
         run = dataclasses.replace(config, run_dir=Path(tmp) / "run", log_interval=interval,
                                   total_env_steps=stop + interval)  # stop_at ends it first: no final eval
         train(run, stop_at=stop)
         rows = [r for r in read_jsonl(Path(tmp) / "run" / METRICS) if r["env_steps"] > start]
     sps = statistics.median(r["sps"] for r in rows)
-    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in STAGES}
+    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in stages}
     return sps, stage_ms
 
 
@@ -524,20 +530,10 @@ def _ppo_act_body(learner, rollout, batch_size: int) -> Callable[[], int]:
 def _ppo_end_to_end(config: RunConfig, steps: float) -> tuple[float, dict[str, float]]:
     """The training loop's env steps/s after its first log row (warm-up), and its mean per-stage ms there."""
     from fastrl.algos.ppo import STAGES as PPO_STAGES
-    from fastrl.log import METRICS, read_jsonl
-    from fastrl.runner import train
 
     per_rollout = config.ppo.num_steps * config.env.num_envs
     interval = max(per_rollout, int(steps / 5) // per_rollout * per_rollout)
-    stop = 6 * interval
-    with tempfile.TemporaryDirectory() as tmp:
-        run = dataclasses.replace(config, run_dir=Path(tmp) / "run", log_interval=interval,
-                                  total_env_steps=stop + interval)  # stop_at ends it first: no final eval
-        train(run, stop_at=stop)
-        rows = [r for r in read_jsonl(Path(tmp) / "run" / METRICS) if r["env_steps"] > interval]
-    sps = statistics.median(r["sps"] for r in rows)
-    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in PPO_STAGES}
-    return sps, stage_ms
+    return _loop_rate(config, interval, interval, 6 * interval, PPO_STAGES)
 
 
 def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int:
