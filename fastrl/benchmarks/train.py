@@ -163,8 +163,6 @@ def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 
 
 def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
-    from fastrl.runner import make_env
-
     if preset(name).algo == "ppo":
         return measure_ppo(bench, name)
     if preset(name).algo in DDPG_VARIANTS:  # DDPG / TD3 / D4PG: fastrl.benchmarks.train_ddpg
@@ -172,25 +170,13 @@ def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
 
         return train_ddpg.measure(bench, name)
     config = bench_config(bench, name)
-    threads_before = torch.get_num_threads()
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    try:
-        envs = make_env(config, config.env.num_envs, config.seed)
-        try:
-            env_sps = _env_only(envs, bench.seconds, seed=config.seed)
-            updates_per_s = _learner_only(envs, config, bench.seconds)
-        finally:
-            envs.close()
-        bound = updates_per_s / config.dqn.replay_ratio
-        end_to_end, stage_ms = _end_to_end(config, bench.seconds * min(env_sps, bound))
-    finally:
-        torch.set_num_threads(threads_before)
+    env_sps, updates_per_s, end_to_end, stage_ms, torch_threads = off_policy_rates(bench, config)
+    bound = updates_per_s / config.dqn.replay_ratio
 
     case = f"{name}/{config.env.id}/n{config.env.num_envs}/{config.device}"
     common = {"preset": name, "env_id": config.env.id, "num_envs": config.env.num_envs,
               "replay_ratio": config.dqn.replay_ratio, "batch_size": config.dqn.batch_size,
-              "torch_threads": config.torch_threads or threads_before}
+              "torch_threads": torch_threads}
     slower = min(env_sps, bound)
     rows = [
         records.record("train", case, "fastrl", "env_steps_per_s", end_to_end, "1/s",
@@ -202,6 +188,28 @@ def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
     rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
              for stage, ms in stage_ms.items()]
     return rows
+
+
+def off_policy_rates(bench: TrainBenchConfig, config: RunConfig) -> tuple[float, float, float, dict[str, float], int]:
+    """An off-policy preset's three measurements, on its torch threads: (env-only env steps/s, learner-only
+    updates/s, end-to-end env steps/s, the loop's per-stage ms, the torch threads they ran on)."""
+    from fastrl.runner import make_env
+
+    threads_before = torch.get_num_threads()
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    try:
+        envs = make_env(config, config.env.num_envs, config.seed)
+        try:
+            env_sps = _env_only(envs, bench.seconds, seed=config.seed)
+            updates_per_s = _learner_only(envs, config, bench.seconds)
+        finally:
+            envs.close()
+        bound = updates_per_s / off_policy_section(config).replay_ratio
+        end_to_end, stage_ms = _end_to_end(config, bench.seconds * min(env_sps, bound))
+    finally:
+        torch.set_num_threads(threads_before)
+    return env_sps, updates_per_s, end_to_end, stage_ms, config.torch_threads or threads_before
 
 
 def _timed(body: Callable[[], int], seconds: float, device: torch.device) -> float:

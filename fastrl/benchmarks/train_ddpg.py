@@ -28,37 +28,21 @@ changes the cost of a step.
 
 from __future__ import annotations
 
-import torch
-
 from fastrl import records
-from fastrl.benchmarks.train import TrainBenchConfig, _end_to_end, _env_only, _learner_only, bench_config
+from fastrl.benchmarks.train import TrainBenchConfig, bench_config, off_policy_rates
 
 
 def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
     """The records of one preset: end-to-end, env-only, learner-only and the loop's stage times."""
-    from fastrl.runner import make_env
-
     config = bench_config(bench, name)
-    threads_before = torch.get_num_threads()
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    try:
-        envs = make_env(config, config.env.num_envs, config.seed)
-        try:
-            env_sps = _env_only(envs, bench.seconds, seed=config.seed)
-            updates_per_s = _learner_only(envs, config, bench.seconds)
-        finally:
-            envs.close()
-        bound = updates_per_s / config.ddpg.replay_ratio
-        end_to_end, stage_ms = _end_to_end(config, bench.seconds * min(env_sps, bound))
-    finally:
-        torch.set_num_threads(threads_before)
+    env_sps, updates_per_s, end_to_end, stage_ms, torch_threads = off_policy_rates(bench, config)
+    bound = updates_per_s / config.ddpg.replay_ratio
 
     c = config.ddpg
     case = f"{name}/{config.env.id}/n{config.env.num_envs}/{config.device}"
     common = {"preset": name, "algo": config.algo, "env_id": config.env.id, "num_envs": config.env.num_envs,
               "replay_ratio": c.replay_ratio, "batch_size": c.batch_size, "hidden": list(c.hidden),
-              "torch_threads": config.torch_threads or threads_before}
+              "torch_threads": torch_threads}
     slower = min(env_sps, bound)
     serial = 1.0 / (1.0 / env_sps + 1.0 / bound)
     rows = [
