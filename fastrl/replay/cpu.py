@@ -165,8 +165,9 @@ def gather_batch(slots, bases, copy_here, per_env, row, pad, stack, repeat, stor
                  frame_rows, zeroed, counts):
     """The transitions at ``slots`` (in the rings starting at ``bases``) into [B, ...] outputs.
 
-    Whole observations (``stack`` == 0) are copied into the [B, D] rows ``out_obs`` / ``out_next``; ``counts[1]``
-    receives a sum of values read ahead of the copies, so that the compiler keeps those loads.
+    Whole observations (``stack`` == 0) are copied into the [B, D] rows ``out_obs`` / ``out_next``;
+    ``counts[1]`` receives the values read ahead of the copies, folded into one integer, so that the compiler
+    keeps those loads.
 
     Frames (``stack`` > 0; ``store_obs`` holds one frame per slot, ``store_first`` the episode starts): the
     source row of every output frame goes into ``frame_rows`` ([2 * B * stack]: the stacks of s, then those of
@@ -487,7 +488,7 @@ class _Outputs:
         #: frames (see gather_batch): each output frame's storage row, and the output frames to zero
         self.frame_rows = np.empty(2 * batch * stack, dtype=np.int64)
         self.zeroed = np.empty_like(self.frame_rows)
-        self.counts = np.zeros(2, dtype=np.int64)  #: frames to zero; the loads' sum (see gather_batch)
+        self.counts = np.zeros(2, dtype=np.int64)  #: frames to zero; the folded loads (see gather_batch)
         if stack:
             self.frame_rows_t = torch.from_numpy(self.frame_rows)
             self.frames_2d = torch.from_numpy(both).view(2 * batch * stack, -1)
