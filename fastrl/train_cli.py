@@ -77,7 +77,7 @@ def train_main(argv: list[str], prog: str = "fastrl train") -> int:
                 print(f"{prog}: resuming {resume} with {', '.join(changed)} changed", file=sys.stderr)
         run_dir = train(config, resume=resume)
     except USER_ERRORS as err:
-        return _report(prog, err)
+        return report_error(prog, err)
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM where the learner turns it into one (A3C)
         print(f"{prog}: {err or 'interrupted'}", file=sys.stderr)
         return 130
@@ -117,7 +117,7 @@ def eval_main(argv: list[str], prog: str = "fastrl eval") -> int:
         result = evaluate_run(args.run_dir, episodes=args.episodes, epsilon=args.epsilon, num_envs=args.num_envs,
                               checkpoint_path=args.checkpoint, device=args.device, seed=args.seed)
     except USER_ERRORS as err:
-        return _report(prog, err)
+        return report_error(prog, err)
     print(f"{result['env']}: return {result['return_mean']:.4g} ± {result['return_std']:.3g} over "
           f"{result['episodes']} episodes ({result['policy']} policy, checkpoint {result['checkpoint']})")
     if args.json is not None:
@@ -134,7 +134,8 @@ def _default_config(algo: str, env: str | None) -> RunConfig:
     return module.default_config(env) if hasattr(module, "default_config") else RunConfig(algo=algo)
 
 
-def _report(prog: str, err: Exception) -> int:
+def report_error(prog: str, err: Exception) -> int:
+    """A user's error as one line on stderr, exit status 2 (``FASTRL_TRACEBACK=1``: raise it, to see where)."""
     if os.environ.get("FASTRL_TRACEBACK"):
         raise err
     print(f"{prog}: error: {err}", file=sys.stderr)

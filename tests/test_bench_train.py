@@ -56,3 +56,17 @@ def test_bench_train_ppo_records_the_bounds_and_the_stages(tmp_path):
     assert 0 < end_to_end["learning_share"] < 1
     for stage in ("env", "act", "store", "advantages", "update"):
         assert rows[("fastrl", f"ms_{stage}")]["value"] > 0
+
+
+def test_compare_is_refused_before_any_measurement_where_it_cannot_run(capsys):
+    for argv, message in (
+            (["--preset", "dqn-catch", "--compare", "lr=0.001"],
+             "--compare holds PPO learner options against each other; preset 'dqn-catch' is dqn"),
+            (["--preset", "ppo-catch", "--compare", "epochs=1", "clip_coeff=0.2"],
+             "--compare: clip_coeff not fields of PPOConfig"),
+            (["--preset", "ppo-catch", "--compare", "epochs"], "--compare 'epochs': expected KEY=VALUE"),
+            (["--preset", "ppo-catch", "--compare", "epochs=1", "--compare-rounds", "0"],
+             "--compare-rounds must be >= 1")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err

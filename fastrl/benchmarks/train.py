@@ -129,14 +129,15 @@ class TrainBenchConfig:
         return self.preset or DEFAULT_PRESETS[self.algo]
 
 
-def with_learner_options(config: RunConfig, options: tuple[str, ...]) -> RunConfig:
-    """``config`` with its learner section's fields set from KEY=VALUE items."""
+def with_learner_options(config: RunConfig, options: tuple[str, ...], flag: str = "--learner-options") -> RunConfig:
+    """``config`` with its learner section's fields set from KEY=VALUE items (``flag``: where they came from,
+    for the error messages)."""
     section = ALGO_FIELDS[config.algo][0]
     values = {}
     for item in options:
         key, sep, text = item.partition("=")
         if not sep:
-            raise ConfigError(f"--learner-options {item!r}: expected KEY=VALUE, e.g. bf16=true")
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE, e.g. bf16=true")
         try:
             values[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -144,7 +145,7 @@ def with_learner_options(config: RunConfig, options: tuple[str, ...]) -> RunConf
     learner = getattr(config, section)
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(learner)})
     if unknown:
-        raise ConfigError(f"--learner-options: {', '.join(unknown)} not fields of {type(learner).__name__}")
+        raise ConfigError(f"{flag}: {', '.join(unknown)} not fields of {type(learner).__name__}")
     return dataclasses.replace(config, **{section: dataclasses.replace(learner, **values)})
 
 
@@ -549,10 +550,16 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         from fastrl.benchmarks import train_a3c
 
         return train_a3c.main(argv, prog=f"{prog} --algo a3c")
+    from fastrl.train_cli import report_error
+
     bench = tyro.cli(TrainBenchConfig, args=argv, prog=prog)
     rows: list[dict] = []
-    for name in bench.presets():
-        rows += measure(bench, name)
+    try:
+        _check_compare(bench)
+        for name in bench.presets():
+            rows += measure(bench, name)
+    except ConfigError as err:  # a preset, option or flag that does not fit: one line, not a traceback
+        return report_error(prog, err)
     records.print_table(rows, title="fastrl bench train",
                         extra_columns=("ratio_vs_bound", "ratio_vs_serial", "ratio_vs_ceiling", "ratio_vs_preset",
                                        "learning_share"))
@@ -561,6 +568,22 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         records.write_records(path, rows, records.run_meta(bench))
         print(f"records written to {path}")
     return 0
+
+
+def _check_compare(bench: TrainBenchConfig) -> None:
+    """``--compare`` is for PPO presets, with option sets that are fields of their learner: refused before any
+    measurement otherwise (minutes in, a typo would end the run)."""
+    if not bench.compare:
+        return
+    if bench.compare_rounds < 1:
+        raise ConfigError(f"--compare-rounds must be >= 1, got {bench.compare_rounds}")
+    for name in bench.presets():
+        config = preset(name, bench.env)
+        if config.algo != "ppo":
+            raise ConfigError(f"--compare holds PPO learner options against each other; preset {name!r} is "
+                              f"{config.algo}")
+        for options in bench.compare:
+            with_learner_options(config, tuple(options.split()), flag="--compare")
 
 
 def _algo_flag(argv: list[str]) -> str | None:
