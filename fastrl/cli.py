@@ -90,10 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         if tuple(argv[: len(words)]) == words:
             if words in TRAINING_COMMANDS:
                 keep_freed_memory()
+            from fastrl.train_cli import USER_ERRORS, report_error
+
             target, _ = COMMANDS[words]
             module, func = target.split(":")
             fn = getattr(importlib.import_module(module), func)
-            return int(fn(split_commas(argv[len(words):]), prog="fastrl " + " ".join(words)) or 0)
+            prog = "fastrl " + " ".join(words)
+            try:
+                return int(fn(split_commas(argv[len(words):]), prog=prog) or 0)
+            except USER_ERRORS as err:  # a wrong env id, case, option or file: one line, as fastrl train does
+                return report_error(prog, err)
     if argv and argv[0] not in ("-h", "--help"):
         print(f"fastrl: unknown command {' '.join(argv[:2])!r}\n", file=sys.stderr)
         print(usage(), file=sys.stderr)

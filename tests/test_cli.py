@@ -15,3 +15,14 @@ def test_commas_inside_brackets_stay():
 
 def test_flags_and_plain_values_untouched():
     assert split_commas(["train", "dqn", "-h", "--seed", "3"]) == ["train", "dqn", "-h", "--seed", "3"]
+
+
+def test_a_users_error_in_any_command_is_one_line_and_exit_status_2(capsys, monkeypatch):
+    from fastrl.cli import main
+
+    monkeypatch.delenv("FASTRL_TRACEBACK", raising=False)
+    assert main(["bench", "replay", "--cases", "foo-1m"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "fastrl bench replay: error: case 'foo-1m': unknown kind 'foo'; expected atari or vec17"
+    assert main(["bench", "envs", "--env", "Nope-v9", "--seconds", "0.1"]) == 2
+    assert "fastrl bench envs: error: unknown env id 'Nope-v9'" in capsys.readouterr().err
