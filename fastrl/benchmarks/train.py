@@ -48,7 +48,9 @@ On a CPU every part of a step competes for the same cores, so there is a harder 
 costs in all, the envs' stepping (env-only), the policy's forward pass at the loop's batch size
 (**act-only**, in the loop's acting context: its threads, bf16) and its share of the update (learner-only),
 each measured as the process's CPU time (every thread) per env step (``cpu_us_per_step``), the least over
-five windows of its measurement (a neighbour on a shared VM only adds to a cost).
+five windows of its measurement (a neighbour on a shared VM only adds to a cost). The envs' share comes from
+env-only, on the engine's own threads: a little dearer per step than the loop's fewer threads (Pong on the
+2-core VM: 355 us with two threads, 344 with one), so the ceiling errs a few percent low.
 ``ratio_vs_ceiling`` = end-to-end ÷ that ceiling; the ceiling row's own ``ratio_vs_bound`` says how much of
 the learner-only bound the machine could reach at best.
 
