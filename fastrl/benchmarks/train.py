@@ -1,22 +1,27 @@
 """``fastrl bench train``: end-to-end training env steps/s beside its two bounds, measured in one process.
 
     fastrl bench train --algo dqn                       (dqn-cartpole and dqn-atari)
+    fastrl bench train --algo td3                       (td3-mujoco; also ddpg, d4pg)
     fastrl bench train --algo ppo --env Pong-v5         (ppo-atari)
     fastrl bench train --preset ppo-atari --learner-options bf16=true channels_last=true
 
-DQN presets: for each (on its env, or on ``--env``), three measurements of ``--seconds`` each:
+Off-policy presets (DQN, and DDPG / TD3 / D4PG): for each (on its env, or on ``--env``), three measurements
+of ``--seconds`` each:
 
 1. **env-only**: the same envs (``make_env``, same count and backend) stepped with pre-drawn random actions
-   on the learner's device: the rate the envs allow;
-2. **learner-only**: the learner's gradient updates (sample a batch, update, new priorities where
-   prioritized) on a replay filled by random play: updates/s, and the env-step rate they allow at the
-   preset's replay ratio (updates/s ÷ replay ratio);
+   (within the bounds of continuous ones) on the learner's device: the rate the envs allow;
+2. **learner-only**: the learner's gradient updates (sample a batch, update — for TD3 an actor and target
+   update every ``policy_delay`` — new priorities where prioritized) on a replay filled by random play:
+   updates/s, and the env-step rate they allow at the preset's replay ratio (updates/s ÷ replay ratio);
 3. **end-to-end**: the real training loop (``fastrl.runner.train``) from an empty replay, timed after
    learning starts, with its per-stage milliseconds (env, act, replay_add, sample, update).
 
 The figure of merit is ``ratio_vs_bound`` = end-to-end ÷ min(env-only, learner-only bound): what the loop's
-own plumbing loses. Throughput, not learning, is measured: ``learning_starts`` is cut to a short fill and
-the replay capacity is capped (``--capacity``), neither of which changes the cost of a step.
+own plumbing loses. The loop steps the envs, then updates (nothing overlapped), so the rate it can reach is
+the serial **env+learner** = 1 ÷ (1 ÷ env-only + 1 ÷ learner-only); ``ratio_vs_serial`` = end-to-end ÷ that
+is what acting and storing cost beyond the two. Throughput, not learning, is measured: ``learning_starts`` is
+cut to a short fill and the replay capacity is capped (``--capacity``), neither of which changes the cost of
+a step.
 
 PPO / A2C presets: four measurements, the envs of the preset's count and batch size (async halves where the
 preset says):
@@ -168,25 +173,24 @@ def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
     if preset(name).algo == "ppo":
         return measure_ppo(bench, name)
-    if preset(name).algo in DDPG_VARIANTS:  # DDPG / TD3 / D4PG: fastrl.benchmarks.train_ddpg
-        from fastrl.benchmarks import train_ddpg
-
-        return train_ddpg.measure(bench, name)
-    config = bench_config(bench, name)
+    config = bench_config(bench, name)  # DQN, or the DDPG family (DDPG / TD3 / D4PG): the same measurements
+    section = off_policy_section(config)
     env_sps, updates_per_s, end_to_end, stage_ms, torch_threads = off_policy_rates(bench, config)
-    bound = updates_per_s / config.dqn.replay_ratio
+    bound = updates_per_s / section.replay_ratio
 
     case = f"{name}/{config.env.id}/n{config.env.num_envs}/{config.device}"
-    common = {"preset": name, "env_id": config.env.id, "num_envs": config.env.num_envs,
-              "replay_ratio": config.dqn.replay_ratio, "batch_size": config.dqn.batch_size,
-              "torch_threads": torch_threads}
+    common = {"preset": name, "algo": config.algo, "env_id": config.env.id, "num_envs": config.env.num_envs,
+              "replay_ratio": section.replay_ratio, "batch_size": section.batch_size,
+              "hidden": list(section.hidden), "torch_threads": torch_threads}
     slower = min(env_sps, bound)
+    serial = 1.0 / (1.0 / env_sps + 1.0 / bound)
     rows = [
         records.record("train", case, "fastrl", "env_steps_per_s", end_to_end, "1/s",
-                       ratio_vs_bound=end_to_end / slower, **common),
+                       ratio_vs_bound=end_to_end / slower, ratio_vs_serial=end_to_end / serial, **common),
         records.record("train", case, "env-only", "env_steps_per_s", env_sps, "1/s", **common),
         records.record("train", case, "learner-only", "env_steps_per_s", bound, "1/s", **common),
         records.record("train", case, "learner-only", "updates_per_s", updates_per_s, "1/s", **common),
+        records.record("train", case, "env+learner", "env_steps_per_s", serial, "1/s", **common),
     ]
     rows += [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
              for stage, ms in stage_ms.items()]
