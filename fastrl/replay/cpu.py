@@ -373,10 +373,8 @@ class NumbaEngine:
             self._sample_prioritized(sampler, generator, out, copy_here)
         else:  # a sum tree on another backend (requested explicitly): its own sample, then the gather
             slots, weights = sampler.sample(batch, generator)
-            out.slots[:] = slots.numpy()
             out.weights[:] = weights.numpy()
-            ring_bases(out.slots, self.layout.row, self.layout.pad, out.bases)
-            gather_batch(out.slots, out.bases, copy_here, *out.gather_args)
+            self._gather_slots(slots, out, copy_here)
         if not copy_here:
             self._copy_frames(out)
         return out.batch
@@ -400,6 +398,12 @@ class NumbaEngine:
                              f"a positive priority)")
         sampler.batches += 1
         sampler.ran_numba_tree("sample")
+
+    def _gather_slots(self, slots: torch.Tensor, out: _Outputs, copy_here: bool) -> None:
+        """``gather_batch`` of given slots (not drawn by the kernels, so their ring bases are computed here)."""
+        out.slots[:] = slots.numpy()
+        ring_bases(out.slots, self.layout.row, self.layout.pad, out.bases)
+        gather_batch(out.slots, out.bases, copy_here, *out.gather_args)
 
     def _copy_here(self) -> bool:
         """Whether the gather kernel copies everything itself: whole observations always; frames where torch
@@ -442,10 +446,8 @@ class NumbaEngine:
     def gather(self, slots: torch.Tensor):
         """(obs, next_obs, action, reward, discount) of the transitions at ``slots``, in new tensors."""
         out = _Outputs(slots.shape[0], self, uniforms=False)
-        out.slots[:] = slots.numpy()
-        ring_bases(out.slots, self.layout.row, self.layout.pad, out.bases)
         copy_here = self._copy_here()
-        gather_batch(out.slots, out.bases, copy_here, *out.gather_args)
+        self._gather_slots(slots, out, copy_here)
         if not copy_here:
             self._copy_frames(out)
         batch = out.batch
