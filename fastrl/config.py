@@ -252,21 +252,24 @@ class PPOConfig:
     auto picks by the observation's shape"""
     hidden: tuple[int, ...] = (64, 64)
     """MLP torsos: hidden layer widths"""
-    bf16: bool = False
-    """run the network's forward passes under bfloat16 autocast (weights, optimizer and losses stay float32)"""
-    channels_last: bool = False
-    """keep the Nature CNN's weights and inputs in channels-last memory layout"""
-    compile: bool = False
-    """run the minibatch loss (forward, log-probabilities, losses; and so its backward) through torch.compile.
-    The first update compiles it (about 15 s for the Nature CNN on the CPU). Measured on the 2-core CPU here
-    (``fastrl bench train --compare compile=true``): the update 6% slower, so no preset turns it on; on a GPU
-    not measured yet"""
+    bf16: Literal["auto"] | bool = "auto"
+    """run the network's forward passes under bfloat16 autocast (weights, optimizer and losses stay float32);
+    auto: where the device computes bf16 natively (AVX-512 BF16 or AMX on the CPU, a GPU from Ampere on) and
+    the torso is the Nature CNN (fastrl.hardware says why; the run's meta.json records the choice)"""
+    channels_last: Literal["auto"] | bool = "auto"
+    """keep the Nature CNN's weights and inputs in channels-last memory layout; auto: with bf16"""
+    compile: Literal["auto"] | bool = "auto"
+    """run the minibatch loss (forward, log-probabilities, losses; and so its backward) through torch.compile;
+    the first update compiles it. auto: off (measured slower than eager on the CPU; not yet measured on a GPU)"""
 
     def __post_init__(self):
         _require_int(self, "num_steps", least=1)
         _require_number(self, "gamma", low=0.0, high=1.0)
         _require_number(self, "gae_lambda", low=0.0, high=1.0)
         _require_int(self, "act_threads", least=0)
+        for name in ("bf16", "channels_last", "compile"):
+            value = getattr(self, name)
+            _require(value == "auto" or isinstance(value, bool), name, value, "auto, True or False")
         _require_int(self, "epochs", least=1)
         _require_int(self, "minibatches", least=1)
         _require_number(self, "clip_coef", low=0.0)

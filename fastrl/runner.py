@@ -48,6 +48,7 @@ import torch
 
 from fastrl import checkpoint
 from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict, to_dict
+from fastrl.hardware import resolve_run
 from fastrl.io import atomic_write_json
 from fastrl.log import RunLogger
 
@@ -203,6 +204,10 @@ class Run:
             self.envs.close()
             raise
         self.observation_shape = tuple(self.envs.single_observation_space.shape)
+        #: the learner's hardware options (``auto``) resolved for this machine: written into config.json, and
+        #: with their reasons into meta.json
+        self.config, self.hardware_choices = resolve_run(config, self.observation_shape)
+        config = self.config
         self.action_space = self.envs.single_action_space
         self.actions = int(self.action_space.n) if hasattr(self.action_space, "n") else None  # discrete only
         self._eval_envs = None
@@ -266,7 +271,9 @@ class Run:
             if self.checkpoint is None:
                 from fastrl.records import run_meta
 
-                atomic_write_json(self.run_dir / META, run_meta(to_dict(self.config)))
+                meta = run_meta(to_dict(self.config))
+                meta["hardware_choices"] = [c.to_json() for c in self.hardware_choices]
+                atomic_write_json(self.run_dir / META, meta)
         state = self.checkpoint.state if self.checkpoint else None
         restorable = state is not None and state.get("envs") is not None and self.is_main
         self.envs_restored = restorable and (replay is None or replay.steps > 0)

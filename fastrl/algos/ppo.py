@@ -48,6 +48,7 @@ from torch import nn
 from fastrl import checkpoint
 from fastrl.config import ConfigError, PPOConfig, network_for
 from fastrl.envs.base import torch_dtype
+from fastrl.hardware import resolve_ppo
 from fastrl.nets import MLP, NatureCNN
 from fastrl.ops.returns import gae
 from fastrl.rollout import Collector, Rollout
@@ -230,10 +231,11 @@ class PPO:
 
     def __init__(self, config: PPOConfig, observation_space: gymnasium.Space, action_space: gymnasium.Space,
                  device: torch.device | str, *, seed: int, world_size: int = 1):
-        self.config = config
         self.device = torch.device(device)
-        self.world_size = world_size
         self.observation_shape = tuple(observation_space.shape)
+        config, _ = resolve_ppo(config, network_for(config, self.observation_shape), self.device)
+        self.config = config
+        self.world_size = world_size
         self.net = ActorCritic(self.observation_shape, action_space, config).to(self.device)
         if self.net.channels_last:
             self.net.to(memory_format=torch.channels_last)

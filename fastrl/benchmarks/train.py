@@ -85,6 +85,7 @@ import tyro
 
 from fastrl import records
 from fastrl.config import ALGO_FIELDS, DDPG_VARIANTS, ConfigError, RunConfig, preset
+from fastrl.hardware import resolve_run
 
 STAGES = ("env", "act", "replay_add", "sample", "update")
 #: windows of a measurement whose least CPU time per step is taken (see ``_timed_cpu``)
@@ -344,7 +345,6 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     from fastrl.runner import make_env
 
     config = ppo_bench_config(bench, name)
-    c = config.ppo
     threads_before = torch.get_num_threads()
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
@@ -355,6 +355,8 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
         loop_options = env_options(config)
         envs = make_env(config, config.env.num_envs, config.seed,
                         **{k: v for k, v in loop_options.items() if k != "num_threads"})
+        config, choices = resolve_run(config, tuple(envs.single_observation_space.shape))
+        c = config.ppo
         batch_size = envs.batch_size
         own_threads = min(config.env.num_envs, cpu_cores())
         threads = config.env.make_options().get("num_threads") or own_threads
@@ -397,7 +399,8 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
               "epochs": c.epochs, "minibatches": c.minibatches, "bf16": c.bf16, "channels_last": c.channels_last,
               "env_threads": loop_threads, "env_only_threads": threads, "batch_size": batch_size,
               "torch_threads": torch_threads,
-              "act_threads": c.act_threads or torch_threads}
+              "act_threads": c.act_threads or torch_threads,
+              "hardware_choices": {choice.field: choice.reason for choice in choices}}
     bound = min(env_sps, learner_sps)
     serial = 1.0 / (1.0 / env_sps + 1.0 / learner_sps)
     # What the machine allows at all: every env step costs the CPU time of its stepping, its forward pass and
