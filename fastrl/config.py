@@ -663,21 +663,21 @@ def _ppo_atari() -> RunConfig:
     Adam 2.5e-4 annealed to 0, clip 0.1 (ratio and value), entropy 0.01, GAE(0.99, 0.95), grad norm 0.5.
     Collected async (half the envs step while the policy acts for the other half: the same transitions).
 
-    bfloat16 autocast and channels-last: on the 2-core AVX-512-BF16 CPU of the writing session the update ran
-    at ~2,100 samples/s instead of ~1,050 (fp32), end to end 440 instead of ~225 env steps/s on Pong; a 100k-step
-    Breakout run learned alike (mean return of the last 20k steps' episodes 3.1 with bf16, 2.6 fp32; one seed).
+    Precision, memory format and compile are left to ``auto`` (``fastrl.hardware``): bfloat16 autocast and
+    channels-last where the device computes bf16 natively, float32 where torch would emulate it (forcing bf16 on
+    an AVX2-only CPU made this preset many times slower than CleanRL's). profiles/*/train-ppo-options.json holds
+    what each option measured on each CPU.
 
     Threads: the update runs on all cores (torch_threads 0), the policy acts on one (act_threads 1) while the
-    env engine steps the other half on the rest (fastrl.algos.ppo.async_env_threads). On that CPU, rollout by
-    rollout: 751 env steps/s (update 936 ms, collection 415 ms) against 494 with one torch thread throughout and
-    two env threads. On a machine shared with other busy processes, --torch-threads 1 is safer: a two-thread
-    update that loses a core to them waited at every OpenMP barrier (5-25x slower, measured)."""
+    env engine steps the other half on the rest (fastrl.algos.ppo.async_env_threads). On a machine shared with
+    other busy processes, --torch-threads 1 is safer: a two-thread update that loses a core waits at every
+    OpenMP barrier (profiles/*/train-ppo.json)."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Pong-v5", num_envs=8, backend="envpool", options=_ATARI_OPTIONS),
         ppo=PPOConfig(num_steps=128, gamma=0.99, gae_lambda=0.95, epochs=4, minibatches=4, clip_coef=0.1,
                       clip_value_loss=True, value_coef=0.5, entropy_coef=0.01, optimizer="adam", lr=2.5e-4,
                       anneal_lr=True, optim_eps=1e-5, max_grad_norm=0.5, async_envs=True, act_threads=1,
-                      eval_deterministic=False, network="nature_cnn", bf16=True, channels_last=True),
+                      eval_deterministic=False, network="nature_cnn"),
         total_env_steps=10_000_000, log_interval=10_240, checkpoint_interval=1_000_000, eval_episodes=10,
         torch_threads=0,
     )

@@ -60,12 +60,14 @@ EVAL_SEED_OFFSET = 1_000_003
 
 
 def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
-          stop_at: int | None = None) -> Path:
+          stop_at: int | None = None, trace=None) -> Path:
     """Train as ``config`` says, or continue the run in ``resume`` (then ``config``, when given, replaces
     the stored one: e.g. a larger ``total_env_steps``). Returns the run directory.
 
     ``stop_at``: leave the loop once this many env steps are done, writing a checkpoint there but no final
     evaluation (a preemptible job's way to stop; ``train(resume=...)`` continues).
+    ``trace``: a ``fastrl.trace.StepTrace`` that every iteration of the loop steps (``fastrl bench train
+    --profile``).
     """
     from fastrl.algos import algo_module
 
@@ -94,6 +96,7 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
     joined = _join_process_group(config, module)
     try:
         run = Run(config, run_dir, ckpt, stop_at=stop_at)
+        run.trace = trace
         try:
             module.train(run)
         finally:
@@ -231,6 +234,7 @@ class Run:
                                  if config.checkpoint_interval else None)
         self._last_log = (time.perf_counter(), self.env_steps)
         self._finished = False
+        self.trace = None  # a fastrl.trace.StepTrace, stepped by tick()
         self._threads_before = torch.get_num_threads()  # restored by close(): the setting is process-wide
         if config.torch_threads:
             torch.set_num_threads(config.torch_threads)
@@ -300,6 +304,8 @@ class Run:
 
         ``state()`` gives what the loop itself must save (learner, current observation, its generators).
         """
+        if self.trace is not None:
+            self.trace.step()
         done = self.env_steps >= self.config.total_env_steps
         stopping = self.stop_at is not None and self.env_steps >= self.stop_at
         eval_due = self._due("_next_eval", self.config.eval_interval) or done

@@ -70,3 +70,22 @@ def test_compare_is_refused_before_any_measurement_where_it_cannot_run(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name, iteration", [("dqn-catch", "env step"), ("ppo-catch", "rollout")])
+def test_profile_writes_a_chrome_trace_of_steady_state_iterations(tmp_path, monkeypatch, name, iteration):
+    """--profile: a Chrome trace of the preset's loop past its start-up, one ProfilerStep range per iteration
+    (an off-policy env step, an on-policy rollout), with torch's operators inside and the preset's resolved
+    hardware choices in the PPO records."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--preset", name, "--seconds", "0.2", "--fill", "200", "--json", str(tmp_path / "t.json"),
+                 "--profile"]) == 0
+    traces = list((tmp_path / "profiles").glob(f"*/traces/train-{name}-Catch-v0.json"))
+    assert len(traces) == 1, traces
+    events = json.loads(traces[0].read_text())["traceEvents"]
+    steps = {e["name"] for e in events if e.get("name", "").startswith("ProfilerStep#")}
+    assert len(steps) == (10 if iteration == "env step" else 2), steps
+    assert any(e.get("name", "").startswith("aten::") for e in events)
+    if name == "ppo-catch":
+        row = json.loads((tmp_path / "t.json").read_text())["records"][0]
+        assert row["bf16"] is False and set(row["hardware_choices"]) == {"bf16", "channels_last", "compile"}

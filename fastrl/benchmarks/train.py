@@ -132,6 +132,9 @@ class TrainBenchConfig:
     ratio_vs_preset"""
     compare_rounds: int = 8
     """alternating rounds of --compare: in each, every learner learns once from its rollout"""
+    profile: bool = False
+    """also write a torch.profiler trace (Chrome trace JSON, for Perfetto) of a few steady-state iterations of
+    each preset's training loop to profiles/<hardware>/traces/train-<preset>-<env>.json"""
 
     def presets(self) -> tuple[str, ...]:
         return self.preset or DEFAULT_PRESETS[self.algo]
@@ -567,6 +570,8 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         _check_compare(bench)
         for name in bench.presets():
             rows += measure(bench, name)
+            if bench.profile:
+                print(f"trace written to {write_trace(bench, name)}")
     except ConfigError as err:  # a preset, option or flag that does not fit: one line, not a traceback
         return report_error(prog, err)
     records.print_table(rows, title="fastrl bench train",
@@ -577,6 +582,34 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         records.write_records(path, rows, records.run_meta(bench))
         print(f"records written to {path}")
     return 0
+
+
+def write_trace(bench: TrainBenchConfig, name: str) -> Path:
+    """A trace of the preset's loop as measured (its bench config), over a few iterations after the fill
+    (off-policy: 10 env steps, 20 after the first update) or the first two rollouts (PPO: 2 rollouts)."""
+    from fastrl.runner import train
+    from fastrl.trace import StepTrace
+
+    if preset(name, bench.env).algo == "ppo":
+        config = ppo_bench_config(bench, name)
+        per_iteration, skip, active = config.ppo.num_steps * config.env.num_envs, 2, 2
+    else:
+        config = bench_config(bench, name)
+        per_iteration, active = config.env.num_envs, 10
+        skip = -(-off_policy_section(config).learning_starts // per_iteration) + 20
+    path = records.default_path(f"traces/train-{name}-{config.env.id}")
+    stop = (skip + active + 1) * per_iteration
+    trace = StepTrace(path, skip=skip, active=active)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            run = dataclasses.replace(config, run_dir=Path(tmp) / "run", log_interval=stop,
+                                      total_env_steps=stop + per_iteration)
+            train(run, stop_at=stop, trace=trace)
+    finally:
+        trace.close()
+    if not trace.written:
+        raise RuntimeError(f"the trace of {name} was not written: the loop ended before its traced iterations")
+    return path
 
 
 def _check_compare(bench: TrainBenchConfig) -> None:
