@@ -89,3 +89,13 @@ def test_profile_writes_a_chrome_trace_of_steady_state_iterations(tmp_path, monk
     if name == "ppo-catch":
         row = json.loads((tmp_path / "t.json").read_text())["records"][0]
         assert row["bf16"] is False and set(row["hardware_choices"]) == {"bf16", "channels_last", "compile"}
+
+
+def test_busy_cores_measures_the_loop_beside_spinning_processes(tmp_path):
+    path = tmp_path / "train.json"
+    assert main(["--preset", "dqn-catch", "--seconds", "0.3", "--fill", "200", "--busy-cores", "1", "--json",
+                 str(path)]) == 0
+    rows = {r["backend"]: r for r in json.loads(path.read_text())["records"] if r["metric"] == "env_steps_per_s"}
+    busy, idle = rows["fastrl[busy 1]"], rows["fastrl"]
+    assert busy["busy_cores"] == 1 and busy["ratio_vs_idle"] == busy["value"] / idle["value"] > 0
+    assert busy["case"] == idle["case"] and busy["preset"] == "dqn-catch"

@@ -132,6 +132,9 @@ class TrainBenchConfig:
     ratio_vs_preset"""
     compare_rounds: int = 8
     """alternating rounds of --compare: in each, every learner learns once from its rollout"""
+    busy_cores: int = 0
+    """also measure the loop end to end while this many other processes each keep a core busy, beside the idle
+    figure (rows fastrl[busy N] with ratio_vs_idle)"""
     profile: bool = False
     """also write a torch.profiler trace (Chrome trace JSON, for Perfetto) of a few steady-state iterations of
     each preset's training loop to profiles/<hardware>/traces/train-<preset>-<env>.json"""
@@ -175,8 +178,33 @@ def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 
 
 def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
+    """The preset's records; with ``--busy-cores``, its end-to-end rate with those cores taken, too."""
+    rows = measure_ppo(bench, name) if preset(name).algo == "ppo" else measure_off_policy(bench, name)
+    if bench.busy_cores:
+        rows.append(_busy_row(bench, name, rows[0]))
+    return rows
+
+
+def _busy_row(bench: TrainBenchConfig, name: str, idle: dict) -> dict:
+    """The loop's end-to-end rate while ``bench.busy_cores`` other processes spin, beside the idle row."""
+    from fastrl.benchmarks.busy import busy_cores
+
+    steps = bench.seconds * idle["value"]
     if preset(name).algo == "ppo":
-        return measure_ppo(bench, name)
+        config = ppo_bench_config(bench, name)
+        with busy_cores(bench.busy_cores):
+            sps, _ = _ppo_end_to_end(config, steps)
+    else:
+        config = bench_config(bench, name)
+        with busy_cores(bench.busy_cores):
+            sps, _ = _end_to_end(config, steps)
+    fields = {k: v for k, v in idle.items() if k not in ("backend", "value", "ratio_vs_bound", "ratio_vs_serial",
+                                                         "ratio_vs_ceiling", "learning_share")}
+    return records.record(**(fields | {"backend": f"fastrl[busy {bench.busy_cores}]", "value": sps}),
+                          busy_cores=bench.busy_cores, ratio_vs_idle=sps / idle["value"])
+
+
+def measure_off_policy(bench: TrainBenchConfig, name: str) -> list[dict]:
     config = bench_config(bench, name)  # DQN, or the DDPG family (DDPG / TD3 / D4PG): the same measurements
     section = off_policy_section(config)
     env_sps, updates_per_s, end_to_end, stage_ms, torch_threads = off_policy_rates(bench, config)
@@ -576,7 +604,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         return report_error(prog, err)
     records.print_table(rows, title="fastrl bench train",
                         extra_columns=("ratio_vs_bound", "ratio_vs_serial", "ratio_vs_ceiling", "ratio_vs_preset",
-                                       "learning_share"))
+                                       "ratio_vs_idle", "learning_share"))
     path = bench.json or (records.default_path("train") if bench.save else None)
     if path is not None:
         records.write_records(path, rows, records.run_meta(bench))
