@@ -1,0 +1,168 @@
+"""``fastrl bench peers``: fastrl beside Stable-Baselines3 at SB3's own settings, in alternating rounds.
+
+Each case is one of SB3's learners with SB3's default hyperparameters (its ``DQN`` and ``TD3`` as a user
+constructs them: one env, SB3's batch size, network, update frequency and learning start) and the fastrl
+config with the same settings. Round by round, each side trains for the same number of env steps after its
+learning start, in this process (the same allocator settings and torch build), and its env steps/s are taken:
+
+- fastrl: the median rate of its log rows after the fill (``fastrl.benchmarks.train._end_to_end``, the loop
+  that ``fastrl train`` runs);
+- SB3: ``model.learn(steps)`` timed, on a model that has passed its learning start.
+
+Each side runs on its own default torch threads (fastrl: the config's ``torch_threads``; SB3: torch's
+default), recorded in the rows. The records give each round's rates, and the median ratio.
+
+The SB3 side needs ``./install.sh peers``; the tests never do.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import tyro
+
+from fastrl import records
+from fastrl.config import DDPGConfig, DQNConfig, EnvConfig, ReplayConfig, RunConfig
+
+SUITE = "peers"
+
+
+@dataclass(frozen=True)
+class PeerCase:
+    """One SB3 learner at its defaults, and fastrl at the same settings."""
+
+    env_id: str
+    steps: int
+    """env steps per round and side (after the learning start)"""
+    fastrl: Callable[[], RunConfig]
+    sb3: Callable[[int], object]
+    """seed -> the SB3 model, on the CPU, at its default hyperparameters"""
+
+
+#: what a measured run leaves out: logs beyond its metrics, evaluations and checkpoints
+_MEASURED = {"tensorboard": False, "progress": False, "eval_interval": 0, "checkpoint_interval": 0}
+
+
+def _dqn_cartpole_at_sb3() -> RunConfig:
+    """SB3's DQN defaults (stable_baselines3.dqn.DQN): 1 env, MLP 64x64, Adam 1e-4, batch 32, an update every
+    4 env steps, a hard target copy every 10,000 env steps (2,500 updates), learning start 100, ε 1 -> 0.05
+    over 10% of the run (taken here as 10k steps), Huber loss, gradient norm 10, 1M replay."""
+    return RunConfig(
+        algo="dqn", env=EnvConfig(id="CartPole-v1", num_envs=1, backend="envpool"),
+        replay=ReplayConfig(capacity=1_000_000),
+        dqn=DQNConfig(gamma=0.99, batch_size=32, replay_ratio=0.25, learning_starts=100, loss="huber",
+                      optimizer="adam", lr=1e-4, optim_eps=1e-8, max_grad_norm=10.0, target_update="hard",
+                      target_period=2_500, epsilon_start=1.0, epsilon_end=0.05, epsilon_decay_steps=10_000,
+                      network="mlp", hidden=(64, 64)),
+        total_env_steps=1_000_000, torch_threads=1, **_MEASURED)
+
+
+def _td3_halfcheetah_at_sb3() -> RunConfig:
+    """SB3's TD3 defaults (stable_baselines3.td3.TD3): 1 env, actor and critics of [400, 300], Adam 1e-3,
+    batch 256, one update per env step, policy delay 2, target smoothing 0.2 clipped to 0.5, tau 0.005, 1M
+    replay; both sides start learning at 300 env steps (SB3's default is 100; fastrl's first batch needs 257). SB3 adds no exploration noise by default; fastrl's N(0, 0.1) costs a few
+    microseconds per step."""
+    return RunConfig(
+        algo="td3", env=EnvConfig(id="HalfCheetah-v5", num_envs=1, backend="envpool"),
+        replay=ReplayConfig(capacity=1_000_000),
+        ddpg=DDPGConfig(gamma=0.99, batch_size=256, replay_ratio=1.0, learning_starts=300, actor_lr=1e-3,
+                        critic_lr=1e-3, tau=0.005, policy_delay=2, target_noise=0.2, target_noise_clip=0.5,
+                        hidden=(400, 300)),
+        total_env_steps=1_000_000, torch_threads=1, **_MEASURED)
+
+
+def _sb3_dqn(seed: int):
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.env_util import make_vec_env
+
+    return DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=seed), seed=seed, device="cpu")
+
+
+def _sb3_td3(seed: int):
+    from stable_baselines3 import TD3
+    from stable_baselines3.common.env_util import make_vec_env
+
+    return TD3("MlpPolicy", make_vec_env("HalfCheetah-v5", n_envs=1, seed=seed), learning_starts=300, seed=seed,
+               device="cpu")
+
+
+CASES = {
+    "dqn-cartpole": PeerCase("CartPole-v1", 10_000, _dqn_cartpole_at_sb3, _sb3_dqn),
+    "td3-halfcheetah": PeerCase("HalfCheetah-v5", 1_000, _td3_halfcheetah_at_sb3, _sb3_td3),
+}
+
+
+@dataclass
+class PeersBenchConfig:
+    """fastrl beside SB3 at SB3's default settings, alternating rounds in one process."""
+
+    cases: tuple[str, ...] = tuple(CASES)
+    """which comparisons: dqn-cartpole (SB3 DQN), td3-halfcheetah (SB3 TD3)"""
+    rounds: int = 3
+    """alternating rounds (fastrl, then SB3, in each)"""
+    scale: float = 1.0
+    """multiplies each case's env steps per round"""
+    json: str | None = None
+    """where to write the records (default: profiles/<hardware>/peers.json only with --save)"""
+    save: bool = False
+
+
+def _sb3_rate(model, steps: int) -> float:
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps, reset_num_timesteps=False)
+    return steps / (time.perf_counter() - start)
+
+
+def measure(name: str, case: PeerCase, rounds: int, scale: float) -> list[dict]:
+    from fastrl.benchmarks.train import _end_to_end
+
+    steps = max(1, int(case.steps * scale))
+    config = case.fastrl()
+    model = case.sb3(0)
+    model.learn(total_timesteps=model.learning_starts + 1)  # past its learning start, as fastrl's fill
+    fastrl_rates, sb3_rates = [], []
+    for _ in range(rounds):
+        fastrl_rates.append(_end_to_end(config, steps)[0])
+        sb3_rates.append(_sb3_rate(model, steps))
+    section = config.dqn if config.algo == "dqn" else config.ddpg
+    common = {"env_id": case.env_id, "num_envs": 1, "batch_size": section.batch_size,
+              "hidden": list(section.hidden), "replay_ratio": section.replay_ratio, "steps_per_round": steps,
+              "rounds": rounds}
+    case_id = f"{name}/sb3-settings/cpu"
+    ratio = statistics.median(f / s for f, s in zip(fastrl_rates, sb3_rates, strict=True))
+    return [
+        records.record(SUITE, case_id, "fastrl", "env_steps_per_s", statistics.median(fastrl_rates), "1/s",
+                       per_round=fastrl_rates, torch_threads=config.torch_threads, ratio_vs_sb3=ratio, **common),
+        records.record(SUITE, case_id, "sb3", "env_steps_per_s", statistics.median(sb3_rates), "1/s",
+                       per_round=sb3_rates, torch_threads=torch.get_num_threads(), **common),
+    ]
+
+
+def main(argv: list[str] | None = None, prog: str = "fastrl bench peers") -> int:
+    from fastrl.config import ConfigError
+    from fastrl.train_cli import report_error
+
+    bench = tyro.cli(PeersBenchConfig, args=argv, prog=prog)
+    unknown = [c for c in bench.cases if c not in CASES]
+    if unknown or bench.rounds < 1 or not bench.scale > 0:
+        return report_error(prog, ConfigError(
+            f"--cases {' '.join(unknown)}: expected some of {', '.join(CASES)}" if unknown else
+            f"--rounds {bench.rounds} --scale {bench.scale}: expected rounds >= 1 and scale > 0"))
+    try:
+        import stable_baselines3  # noqa: F401
+    except ImportError:
+        return report_error(prog, ConfigError("Stable-Baselines3 is not installed: ./install.sh peers"))
+    rows = []
+    for name in bench.cases:
+        rows += measure(name, CASES[name], bench.rounds, bench.scale)
+    records.print_table(rows, title=prog, extra_columns=("ratio_vs_sb3", "torch_threads"))
+    path = bench.json or (records.default_path(SUITE) if bench.save else None)
+    if path is not None:
+        meta = records.run_meta(bench)
+        records.write_records(path, rows, meta)
+        print(f"records written to {path}")
+    return 0

@@ -1,0 +1,33 @@
+"""fastrl bench peers: both sides measured in the same rounds; bad flags refused in one line."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+
+from fastrl.benchmarks.peers import main
+
+
+@pytest.mark.slow
+def test_peers_records_both_sides_per_round_and_their_ratio(tmp_path):
+    pytest.importorskip("stable_baselines3", reason="the SB3 peer installs with ./install.sh peers")
+    path = tmp_path / "peers.json"
+    assert main(["--cases", "dqn-cartpole", "--rounds", "2", "--scale", "0.05", "--json", str(path)]) == 0
+    rows = {r["backend"]: r for r in json.loads(path.read_text())["records"]}
+    fastrl, sb3 = rows["fastrl"], rows["sb3"]
+    assert len(fastrl["per_round"]) == len(sb3["per_round"]) == 2 and fastrl["steps_per_round"] == 500
+    ratios = [f / s for f, s in zip(fastrl["per_round"], sb3["per_round"], strict=True)]
+    assert fastrl["ratio_vs_sb3"] == pytest.approx(statistics.median(ratios))
+    assert fastrl["value"] == statistics.median(fastrl["per_round"]) and sb3["value"] == statistics.median(
+        sb3["per_round"])
+    assert fastrl["case"] == sb3["case"] == "dqn-cartpole/sb3-settings/cpu"
+
+
+@pytest.mark.parametrize("argv, message", [(["--cases", "ppo-pong"], "--cases ppo-pong: expected some of"),
+                                           (["--rounds", "0"], "expected rounds >= 1")])
+def test_peers_refuses_what_cannot_run_in_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
