@@ -139,7 +139,9 @@ class DQNConfig:
     optimizer: Literal["adam", "rmsprop"] = "adam"
     """optimizer"""
     lr: float = 1e-4
-    """learning rate"""
+    """learning rate (at the start, where anneal_lr)"""
+    anneal_lr: bool = False
+    """fall linearly from lr to 0 over the run's gradient updates"""
     optim_eps: float = 1.5e-4
     """epsilon of Adam / RMSProp (added to the denominator)"""
     rmsprop_alpha: float = 0.95
@@ -631,17 +633,19 @@ def _rainbow_atari() -> RunConfig:
 
 
 def _dqn_cartpole() -> RunConfig:
-    """CartPole-v1 on envpool: double DQN with a 128x128 MLP, Adam 2e-3, replay ratio 0.5,
-    a hard target copy every 10 updates, eps 1 -> 0.04 over 8k steps. Measured here: greedy return 500
-    within 10k-15k env steps for seeds 0-5 (the RL Zoo's CartPole DQN is the same recipe)."""
+    """CartPole-v1 on envpool: double DQN with a 128x128 MLP, Adam 2e-3 annealed to 0, replay ratio 0.5, a hard
+    target copy every 100 updates, eps 1 -> 0.04 over 8k steps (after the RL Zoo's CartPole DQN, whose target
+    moves once per 128 updates). With a constant lr and a copy every 10 updates the greedy return reached 500
+    by 10k steps and then swung between ~100 and 500 (seed 0 ended at 155). Measured here: final greedy return
+    500 for seeds 0-2, and 500 at every evaluation from 30k env steps on."""
     return RunConfig(
         env=EnvConfig(id="CartPole-v1", num_envs=8, backend="envpool"),
         replay=ReplayConfig(capacity=50_000),
         dqn=DQNConfig(gamma=0.99, batch_size=64, replay_ratio=0.5, learning_starts=2_000, double=True,
-                      loss="mse", optimizer="adam", lr=2e-3, optim_eps=1e-8, max_grad_norm=10.0,
-                      target_update="hard", target_period=10, epsilon_start=1.0, epsilon_end=0.04,
+                      loss="mse", optimizer="adam", lr=2e-3, anneal_lr=True, optim_eps=1e-8, max_grad_norm=10.0,
+                      target_update="hard", target_period=100, epsilon_start=1.0, epsilon_end=0.04,
                       epsilon_decay_steps=8_000, network="mlp", hidden=(128, 128)),
-        total_env_steps=50_000, log_interval=5_000, eval_episodes=10, torch_threads=1,
+        total_env_steps=50_000, log_interval=5_000, eval_episodes=20, torch_threads=1,
     )
 
 

@@ -48,8 +48,9 @@ class DQN:
     """The online and target Q networks, the optimizer, ε-greedy acting and the gradient update."""
 
     def __init__(self, config: DQNConfig, observation_shape: tuple[int, ...], actions: int,
-                 device: torch.device | str, *, seed: int):
+                 device: torch.device | str, *, seed: int, updates_total: int = 1):
         self.config = config
+        self.updates_total = updates_total  # the run's gradient updates, over which anneal_lr falls to 0
         self.device = torch.device(device)
         self.actions = actions
         self.atoms = config.atoms if config.distributional else None
@@ -111,6 +112,9 @@ class DQN:
         loss.backward()
         if self.config.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.config.max_grad_norm, foreach=True)
+        if self.config.anneal_lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lr * max(0.0, 1.0 - self.updates / self.updates_total)
         self.optimizer.step()
         self.updates += 1
         self._update_target()
@@ -197,7 +201,14 @@ def _optimizer(config: DQNConfig, params) -> torch.optim.Optimizer:
 
 def learner_for(config, observation_space, action_space, device) -> DQN:
     """The learner of a ``RunConfig`` (seeded by its seed) for envs with these (single-env) spaces."""
-    return DQN(config.dqn, tuple(observation_space.shape), int(action_space.n), device, seed=config.seed)
+    return DQN(config.dqn, tuple(observation_space.shape), int(action_space.n), device, seed=config.seed,
+               updates_total=updates_total(config))
+
+
+def updates_total(config) -> int:
+    """The gradient updates of a ``RunConfig``'s whole run: replay_ratio per env step after learning_starts."""
+    dqn = config.dqn
+    return max(1, math.ceil((config.total_env_steps - dqn.learning_starts) * dqn.replay_ratio))
 
 
 def evaluation_policy(learner: DQN, config, epsilon: float | None = None):
@@ -225,8 +236,7 @@ def train(run) -> None:
     config, clock = run.config.dqn, run.stopwatch
     prioritized = run.config.replay.prioritized
     learner = learner_for(run.config, run.envs.single_observation_space, run.envs.single_action_space, run.device)
-    updates_total = max(1, math.ceil((run.config.total_env_steps - config.learning_starts) * config.replay_ratio))
-    replay = run.make_replay(config.gamma, updates_total)
+    replay = run.make_replay(config.gamma, learner.updates_total)
     sampling = torch.Generator(device=run.device).manual_seed(run.config.seed + 1)  # replay draws
     # Updates start once the replay holds learning_starts env steps: at learning_starts in a fresh run, and
     # learning_starts after a resume that starts with an empty replay.

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fastrl.algos.dqn import DQN, updates_due
-from fastrl.config import DQNConfig
+from fastrl.algos.dqn import DQN, updates_due, updates_total
+from fastrl.config import DQNConfig, RunConfig
 from fastrl.nets import DuelingHead, dueling_combine, q_network
 from fastrl.ops.categorical_projection import categorical_projection
 
@@ -323,6 +323,27 @@ def test_polyak_target_update():
     learner.update(make_batch(**BATCH))
     online_after = learner.online.head.linear.weight.detach()
     torch.testing.assert_close(learner.target.head.linear.weight, 0.75 * target_before + 0.25 * online_after)
+
+
+def test_annealed_learning_rate_falls_linearly_to_zero_over_the_run():
+    learner = table_learner(ONLINE, TARGET, anneal_lr=True)
+    learner.updates_total = 4
+    batch, lrs = make_batch(**BATCH), []
+    for _ in range(5):
+        learner.update(batch)
+        lrs.append(learner.optimizer.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.1, 0.075, 0.05, 0.025, 0.0])
+    weight = learner.online.head.linear.weight.detach().clone()
+    learner.update(batch)  # past the run's updates: no step
+    assert torch.equal(learner.online.head.linear.weight, weight)
+    constant = table_learner(ONLINE, TARGET)
+    constant.update(batch)
+    assert constant.optimizer.param_groups[0]["lr"] == 0.1
+
+
+def test_updates_total_counts_the_run_s_updates():
+    config = RunConfig(total_env_steps=1_000, dqn=DQNConfig(learning_starts=200, replay_ratio=0.25, batch_size=1))
+    assert updates_total(config) == 200
 
 
 def test_epsilon_schedule_is_linear_then_flat():
