@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import os
 import sys
+
+from fastrl.hardware import WAIT_POLICY_SET_BY_FASTRL
 
 #: command words -> "module:function". The function takes (argv, prog) and returns an exit code.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
@@ -85,11 +88,26 @@ def keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 1 << 30)
 
 
+def sleep_when_waiting() -> None:
+    """OpenMP threads sleep while they wait for work (``OMP_WAIT_POLICY=PASSIVE``), unless the user set a policy.
+
+    libgomp's threads spin at every barrier by default. Where another process holds one of the cores, a
+    descheduled thread of torch's pool keeps the others spinning until the scheduler runs it again, at every
+    parallel region of an update: a two-thread learner on a busy two-core machine then runs several times
+    slower than on one thread (SB3 alike). Sleeping waits cost a wake-up per region instead. The policy is
+    read when torch loads, so this runs before any import of torch; ``fastrl.hardware`` records it.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ and "torch" not in sys.modules:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ[WAIT_POLICY_SET_BY_FASTRL] = "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for words in sorted(COMMANDS, key=len, reverse=True):
         if tuple(argv[: len(words)]) == words:
             if words in TRAINING_COMMANDS:
+                sleep_when_waiting()
                 keep_freed_memory()
             from fastrl.train_cli import USER_ERRORS, report_error
 

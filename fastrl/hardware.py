@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 #: CPU flags (as /proc/cpuinfo spells them) that give bfloat16 arithmetic in hardware
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 AUTO = "auto"
+#: set in the environment where the ``fastrl`` command chose OpenMP's wait policy (``fastrl.cli``)
+WAIT_POLICY_SET_BY_FASTRL = "FASTRL_SET_OMP_WAIT_POLICY"
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,17 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset(cpu_info()["simd"])
 
 
-def detect(device: str | torch.device) -> Machine:
+def detect(device) -> Machine:
     """The machine a learner on ``device`` runs on (the one function that reads the hardware)."""
+    import torch
+
     device_type = torch.device(device).type
     cuda_bf16 = device_type == "cuda" and torch.cuda.is_bf16_supported()
     return Machine(device=device_type, cpu_flags=_cpu_flags(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
                    cuda_bf16=cuda_bf16)
 
 
-def resolve_ppo(ppo, network: str, device: str | torch.device) -> tuple[Any, list[Choice]]:
+def resolve_ppo(ppo, network: str, device) -> tuple[Any, list[Choice]]:
     """``ppo`` (a ``PPOConfig``) with ``bf16``, ``channels_last`` and ``compile`` resolved for ``network``
     ("nature_cnn" or "mlp") on ``device``; the choices made, one per field. Concrete values pass through
     (an explicit bf16 without native support is obeyed, with a warning)."""
@@ -140,13 +143,26 @@ def _compile(requested, machine: Machine) -> Choice:
 
 def resolve_run(config, observation_shape: tuple[int, ...]) -> tuple[Any, list[Choice]]:
     """``config`` (a ``RunConfig``) with its learner's hardware options resolved for envs of this observation
-    shape, and the choices made (empty for learners without such options)."""
+    shape, and the choices made (OpenMP's wait policy for every learner; PPO's options)."""
+    choices = [wait_policy()]
     if config.algo != "ppo":
-        return config, []
+        return config, choices
     from fastrl.config import network_for
 
-    ppo, choices = resolve_ppo(config.ppo, network_for(config.ppo, observation_shape), config.resolved_device())
-    return dataclasses.replace(config, ppo=ppo), choices
+    ppo, made = resolve_ppo(config.ppo, network_for(config.ppo, observation_shape), config.resolved_device())
+    return dataclasses.replace(config, ppo=ppo), choices + made
+
+
+def wait_policy() -> Choice:
+    """How torch's OpenMP threads wait in this process, and who chose it."""
+    value = os.environ.get("OMP_WAIT_POLICY")
+    if value is None:
+        return Choice("omp_wait_policy", AUTO, "libgomp's default (spin, then sleep)",
+                      "torch was loaded before fastrl could choose (a Python call, not the fastrl command)")
+    if os.environ.get(WAIT_POLICY_SET_BY_FASTRL):
+        return Choice("omp_wait_policy", AUTO, value, "threads that sleep while waiting keep a two-thread update "
+                                                      "from stalling where another process holds a core")
+    return Choice("omp_wait_policy", value, value, "set in the environment")
 
 
 _warned: set[str] = set()

@@ -88,7 +88,7 @@ def test_profile_writes_a_chrome_trace_of_steady_state_iterations(tmp_path, monk
     assert any(e.get("name", "").startswith("aten::") for e in events)
     if name == "ppo-catch":
         row = json.loads((tmp_path / "t.json").read_text())["records"][0]
-        assert row["bf16"] is False and set(row["hardware_choices"]) == {"bf16", "channels_last", "compile"}
+        assert row["bf16"] is False and set(row["hardware_choices"]) == {"omp_wait_policy", "bf16", "channels_last", "compile"}
 
 
 def test_busy_cores_measures_the_loop_beside_spinning_processes(tmp_path):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -90,12 +93,38 @@ def test_a_run_writes_the_resolved_values_and_why(machine, tmp_path):
     stored = json.loads((tmp_path / "run" / "config.json").read_text())["ppo"]
     assert (stored["bf16"], stored["channels_last"], stored["compile"]) == (False, False, False)
     choices = json.loads((tmp_path / "run" / "meta.json").read_text())["hardware_choices"]
-    assert {c["field"]: c["requested"] for c in choices} == dict.fromkeys(("bf16", "channels_last", "compile"),
-                                                                         "auto")
-    assert "no native bfloat16" in choices[0]["reason"]
+    fields = {c["field"]: c for c in choices}
+    assert list(fields) == ["omp_wait_policy", "bf16", "channels_last", "compile"]
+    assert all(fields[f]["requested"] == "auto" for f in ("bf16", "channels_last", "compile"))
+    assert "no native bfloat16" in fields["bf16"]["reason"]
 
 
 def test_detect_reads_this_machine():
     m = hardware.detect("cpu")
     assert m.device == "cpu" and m.cpu_capability == torch.backends.cpu.get_cpu_capability()
     assert m.native_bf16 == bool({"avx512_bf16", "amx_bf16"} & m.cpu_flags)
+
+
+@pytest.mark.parametrize("environ, value, who", [
+    ({"OMP_WAIT_POLICY": "PASSIVE", hardware.WAIT_POLICY_SET_BY_FASTRL: "1"}, "PASSIVE", "stalling"),
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE", "set in the environment"),
+    ({}, "libgomp's default (spin, then sleep)", "torch was loaded before")])
+def test_the_wait_policy_is_recorded_with_who_chose_it(monkeypatch, environ, value, who):
+    for name in ("OMP_WAIT_POLICY", hardware.WAIT_POLICY_SET_BY_FASTRL):
+        monkeypatch.delenv(name, raising=False)
+    for name, v in environ.items():
+        monkeypatch.setenv(name, v)
+    choice = hardware.wait_policy()
+    assert choice.value == value and who in choice.reason
+
+
+def test_the_fastrl_command_makes_waiting_threads_sleep_unless_the_user_chose():
+    """Run in a fresh interpreter: the policy must be in the environment before torch loads."""
+    code = ("import os, sys; from fastrl import cli; cli.sleep_when_waiting(); import torch; "
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('FASTRL_SET_OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["PASSIVE", "1"]
+    out = subprocess.run([sys.executable, "-c", code], env=env | {"OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ACTIVE", "None"]
