@@ -713,18 +713,20 @@ def _ppo_mujoco() -> RunConfig:
 
 def _ppo_cartpole() -> RunConfig:
     """CartPole-v1 (native, torch): the RL Zoo's PPO recipe (8 envs x 32 steps, 20 epochs of the whole rollout,
-    Adam 1e-3 annealed, clip 0.2, GAE(0.98, 0.8), no entropy bonus) with a 64x64 MLP."""
+    Adam 1e-3 annealed, clip 0.2, GAE(0.98, 0.8), no entropy bonus) with a 64x64 MLP, for 60k env steps (the
+    Zoo's 100k took twice the time and ended alike). Measured here: final greedy return 500 for seeds 0-2."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="CartPole-v1", num_envs=8, backend="native"),
         ppo=PPOConfig(num_steps=32, gamma=0.98, gae_lambda=0.8, epochs=20, minibatches=1, clip_coef=0.2,
                       clip_value_loss=False, value_coef=0.5, entropy_coef=0.0, optimizer="adam", lr=1e-3,
                       anneal_lr=True, optim_eps=1e-5, max_grad_norm=0.5, network="mlp", hidden=(64, 64)),
-        total_env_steps=100_000, log_interval=5_120, eval_episodes=10, torch_threads=1,
+        total_env_steps=60_000, log_interval=5_120, eval_episodes=20, torch_threads=1,
     )
 
 
 def _ppo_catch() -> RunConfig:
-    """bsuite's Catch (native, torch): PPO with a small MLP; solved in a few thousand env steps."""
+    """bsuite's Catch (native, torch): PPO with a small MLP. Measured here: final greedy return 1.0 for seeds
+    0-2."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Catch-v0", num_envs=8, backend="native"),
         ppo=PPOConfig(num_steps=16, gamma=0.99, gae_lambda=0.95, epochs=4, minibatches=2, clip_coef=0.2,
@@ -732,6 +734,17 @@ def _ppo_catch() -> RunConfig:
                       anneal_lr=False, optim_eps=1e-5, max_grad_norm=0.5, network="mlp", hidden=(64,)),
         total_env_steps=20_000, log_interval=1_024, eval_episodes=50, torch_threads=1,
     )
+
+
+def _ppo_pendulum() -> RunConfig:
+    """Pendulum-v1 (envpool): ppo-mujoco (normalized observations and rewards, 8 envs x 256 steps, 10 epochs of
+    32 minibatches, Adam annealed) with Pendulum's shorter horizon (gamma 0.95) and a larger step (lr 1e-3), for
+    50k env steps. Measured here: final return of the mean action -158, -179, -181 for seeds 0-2 (uniformly
+    random torques: -1250)."""
+    base = _ppo_mujoco()
+    return dataclasses.replace(base, env=EnvConfig(id="Pendulum-v1", num_envs=8, backend="envpool"),
+                               ppo=dataclasses.replace(base.ppo, gamma=0.95, lr=1e-3), total_env_steps=50_000,
+                               log_interval=8_192, eval_episodes=20)
 
 
 def _a2c_atari() -> RunConfig:
@@ -754,7 +767,7 @@ def _a2c_atari() -> RunConfig:
 def _a2c_catch() -> RunConfig:
     """bsuite's Catch (native, torch): A2C as a2c-atari (16 envs x 5 steps, one RMSProp step per rollout, n-step
     returns, no clipping, no advantage normalization) with a small MLP and a larger step (lr 3e-3, constant).
-    Measured here (2 cores): greedy return 1.0 after 5k-15k env steps (seeds 0-7)."""
+    Measured here (2 cores): final greedy return 1.0 for seeds 0-2."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Catch-v0", num_envs=16, backend="native"),
         ppo=PPOConfig(num_steps=5, gamma=0.99, gae_lambda=1.0, epochs=1, minibatches=1, clip_coef=0.0,
@@ -893,6 +906,7 @@ PRESETS = {
     "ppo-mujoco": _ppo_mujoco,
     "ppo-cartpole": _ppo_cartpole,
     "ppo-catch": _ppo_catch,
+    "ppo-pendulum": _ppo_pendulum,
     "a2c-atari": _a2c_atari,
     "a2c-catch": _a2c_catch,
     "a3c-atari": _a3c_atari,
