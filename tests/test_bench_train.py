@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -80,9 +81,9 @@ def test_profile_writes_a_chrome_trace_of_steady_state_iterations(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     assert main(["--preset", name, "--seconds", "0.2", "--fill", "200", "--json", str(tmp_path / "t.json"),
                  "--profile"]) == 0
-    traces = list((tmp_path / "profiles").glob(f"*/traces/train-{name}-Catch-v0.json"))
+    traces = list((tmp_path / "profiles").glob(f"*/traces/train-{name}-Catch-v0.json.gz"))
     assert len(traces) == 1, traces
-    events = json.loads(traces[0].read_text())["traceEvents"]
+    events = json.loads(gzip.decompress(traces[0].read_bytes()))["traceEvents"]
     steps = {e["name"] for e in events if e.get("name", "").startswith("ProfilerStep#")}
     assert len(steps) == (10 if iteration == "env step" else 2), steps
     assert any(e.get("name", "").startswith("aten::") for e in events)

@@ -137,7 +137,7 @@ class TrainBenchConfig:
     figure (rows fastrl[busy N] with ratio_vs_idle)"""
     profile: bool = False
     """also write a torch.profiler trace (Chrome trace JSON, for Perfetto) of a few steady-state iterations of
-    each preset's training loop to profiles/<hardware>/traces/train-<preset>-<env>.json"""
+    each preset's training loop to profiles/<hardware>/traces/train-<preset>-<env>.json.gz"""
 
     def presets(self) -> tuple[str, ...]:
         return self.preset or DEFAULT_PRESETS[self.algo]
@@ -625,7 +625,7 @@ def write_trace(bench: TrainBenchConfig, name: str) -> Path:
         config = bench_config(bench, name)
         per_iteration, active = config.env.num_envs, 10
         skip = -(-off_policy_section(config).learning_starts // per_iteration) + 20
-    path = records.default_path(f"traces/train-{name}-{config.env.id}")
+    path = records.default_path(f"traces/train-{name}-{config.env.id}").with_suffix(".json.gz")
     stop = (skip + active + 1) * per_iteration
     trace = StepTrace(path, skip=skip, active=active)
     try:
