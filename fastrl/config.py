@@ -796,23 +796,28 @@ def _a3c_atari() -> RunConfig:
 
 def _a3c_catch() -> RunConfig:
     """bsuite's Catch (native, torch) with 2 workers: A3C FF with a small MLP, t_max 10 (an episode is 9
-    steps), shared RMSProp. Measured here (2 cores): greedy return 1.0 after 16k-22k env steps (seeds 0, 1)."""
+    steps), shared RMSProp 2e-3 annealed to 0 over 50k env steps, entropy 0.05. With lr 1e-3 constant and
+    entropy 0.01, greedy returns swung between 0.6 and 1.0 to the end (seed 1 ended at 0.64 after 40k steps).
+    Measured here (2 cores): final greedy return 1.0 for seeds 0-2 in each of two tries (Hogwild runs do not
+    repeat), and 1.0 at every evaluation from 35k env steps on."""
     return RunConfig(
         algo="a3c",
         env=EnvConfig(id="Catch-v0", num_envs=1, backend="native"),
-        a3c=A3CConfig(method="a3c", workers=2, t_max=10, optimizer="rmsprop", lr=1e-3, anneal_lr=False,
-                      rmsprop_alpha=0.99, optim_eps=1e-5, entropy_coef=0.01, value_coef=0.5, max_grad_norm=40.0,
+        a3c=A3CConfig(method="a3c", workers=2, t_max=10, optimizer="rmsprop", lr=2e-3, anneal_lr=True,
+                      rmsprop_alpha=0.99, optim_eps=1e-5, entropy_coef=0.05, value_coef=0.5, max_grad_norm=40.0,
                       network="mlp", hidden=(64,)),
-        total_env_steps=100_000, log_interval=2_000, eval_episodes=50, torch_threads=1)
+        total_env_steps=50_000, log_interval=2_000, eval_episodes=50, torch_threads=1)
 
 
 def _a3c_cartpole() -> RunConfig:
-    """CartPole-v1 (native, torch) with 2 workers: A3C FF, 64x64 MLP, t_max 20, shared Adam annealed, gradient
-    norm clipped to 1. Measured here (2 cores): greedy return 500 after 100k-190k env steps (seeds 0-2)."""
+    """CartPole-v1 (native, torch) with 2 workers: A3C FF, 64x64 MLP, t_max 20, shared Adam 2e-3 annealed to 0
+    over 300k env steps, gradient norm clipped to 1. With lr 1e-3 seed 1 ended at 458 (seeds 0, 2: 500); over
+    200k steps seed 0 ended at 256, and without the entropy bonus one run collapsed to always one action.
+    Measured here (2 cores): final greedy return 500 for seeds 0-2."""
     return RunConfig(
         algo="a3c",
         env=EnvConfig(id="CartPole-v1", num_envs=1, backend="native"),
-        a3c=A3CConfig(method="a3c", workers=2, t_max=20, optimizer="adam", lr=1e-3, anneal_lr=True,
+        a3c=A3CConfig(method="a3c", workers=2, t_max=20, optimizer="adam", lr=2e-3, anneal_lr=True,
                       optim_eps=1e-8, entropy_coef=0.01, value_coef=0.5, max_grad_norm=1.0,
                       network="mlp", hidden=(64, 64)),
         total_env_steps=300_000, log_interval=10_000, eval_episodes=20, torch_threads=1)
@@ -820,15 +825,15 @@ def _a3c_cartpole() -> RunConfig:
 
 def _nstepq_catch() -> RunConfig:
     """bsuite's Catch (native, torch) with 2 workers: async n-step Q-learning (t_max 5), shared target network
-    refreshed every 500 global steps, epsilon annealed over 5k global steps. Measured here (2 cores): greedy
-    return 1.0 after about 6k env steps (seeds 0, 1)."""
+    refreshed every 500 global steps, epsilon annealed over 5k global steps, for 30k env steps. Measured here
+    (2 cores): final greedy return 1.0 for seeds 0-2, and 1.0 at every evaluation from 15k env steps on."""
     return RunConfig(
         algo="a3c",
         env=EnvConfig(id="Catch-v0", num_envs=1, backend="native"),
         a3c=A3CConfig(method="nstep_q", workers=2, t_max=5, optimizer="rmsprop", lr=1e-3, anneal_lr=False,
                       rmsprop_alpha=0.99, optim_eps=1e-5, max_grad_norm=40.0, network="mlp", hidden=(64,),
                       target_period=500, epsilon_decay_steps=5_000),
-        total_env_steps=100_000, log_interval=2_000, eval_episodes=50, torch_threads=1)
+        total_env_steps=30_000, log_interval=2_000, eval_episodes=50, torch_threads=1)
 
 
 def _td3_mujoco() -> RunConfig:
