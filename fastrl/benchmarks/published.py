@@ -1,0 +1,273 @@
+"""Published deep-RL results, for ``fastrl bench learn`` to print beside fastrl's learning curves.
+
+Every row names its source and the protocol it was measured under; compare with care: frame skip, sticky
+actions, life loss, reward clipping, eval policy and the env version all move the numbers. ``x`` is where on
+the x axis the score holds, in ``x_unit`` ("frames" = emulator frames = 4 x agent steps with frame skip 4, or
+"env_steps" = agent steps). ``env_id`` is fastrl's id for the nearest env; the version the source actually used
+is in ``protocol``. Rows read off a plot say so (``read_off_figure``). Nothing here is estimated by us (the TD3 curve
+rows are plain means over seeds of the published per-seed curve files): where a number could not be traced to a
+source it was left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+X_UNITS = ("frames", "env_steps")
+
+
+@dataclass(frozen=True)
+class Published:
+    algo: str  # fastrl's algo word: "ppo", "dqn" (DQN family; the variant is in `method`), "td3", "a3c"
+    method: str
+    env_id: str  # fastrl/envpool id
+    x: int
+    x_unit: str  # "frames" or "env_steps"
+    score: float  # mean return
+    score_std: float | None
+    source: str
+    protocol: str
+    read_off_figure: bool
+
+
+_CLEANRL_PPO = "https://docs.cleanrl.dev/rl-algorithms/ppo/"
+_CLEANRL_DQN = "https://docs.cleanrl.dev/rl-algorithms/dqn/"
+_CLEANRL_TD3 = "https://docs.cleanrl.dev/rl-algorithms/td3/"
+_TD3_PAPER = (
+    "Fujimoto, van Hoof, Meger 2018, 'Addressing Function Approximation Error in Actor-Critic Methods' (ICML)"
+)
+
+_PPO_ENVPOOL_PROTOCOL = (
+    "envpool Atari v5 defaults (frame skip 4, repeat_action_probability 0, up to 30 no-ops); training with "
+    "episodic_life=True and reward_clip=True; score = unclipped full-game return of training episodes "
+    "(stochastic policy), 3 seeds, 10M agent steps = 40M frames, 8 envs"
+)
+_DQN_ATARI_PROTOCOL = (
+    "gym NoFrameskip-v4 (repeat_action_probability 0) + MaxAndSkip 4, NoopReset 30, EpisodicLife, FireReset, "
+    "reward clipping in training; score = full-game return of training episodes (eps-greedy, final eps 0.01), "
+    "3 seeds, 10M agent steps = 40M frames"
+)
+_NATURE_DQN_PROTOCOL = (
+    "ALE, frame skip 4, no sticky actions, lives as terminal in training, reward clipping in training; eval: "
+    "eps 0.05, up to 30 no-op starts, 5-min episodes, full games; 50M agent steps = 200M frames"
+)
+_TD3_PAPER_PROTOCOL = (
+    "gym MuJoCo v1 (mujoco-py); eval every 5000 steps = mean of 10 episodes, deterministic policy "
+    "(no exploration noise); 10 seeds; 1M env steps; score = max over eval points of the 10-seed mean curve, +- "
+    "population std over seeds at that point (checked against the repo's .npy curves: HalfCheetah at 975k, "
+    "Hopper at 970k steps), so an upper envelope, not the value at 1M"
+)
+_TD3_CURVE_PROTOCOL = (
+    "gym MuJoCo v1; eval = mean of 10 episodes, deterministic policy, every 5000 steps; mean and population std "
+    "(ddof=0) over the 10 seeds of the eval at exactly this step, computed from the repo's .npy curves"
+)
+_CLEANRL_TD3_PROTOCOL = (
+    "gym MuJoCo v4; score = return of training episodes (with exploration noise 0.1) at the end of training, "
+    "3 seeds, 1M env steps, 25k random steps first"
+)
+_CLEANRL_CLASSIC_PROTOCOL = (
+    "gym CartPole-v1 (500-step cap); score = return of training episodes at the end of training, 3 seeds, "
+    "500k env steps"
+)
+
+
+def _ppo_envpool(env_id: str, score: float, std: float) -> Published:
+    return Published(
+        "ppo",
+        "PPO (CleanRL ppo_atari_envpool.py)",
+        env_id,
+        10_000_000,
+        "env_steps",
+        score,
+        std,
+        f"{_CLEANRL_PPO} section ppo_atari_envpool.py, 'Experiment results' table (tag pr-424); "
+        "github.com/vwxyzjn/cleanrl docs/benchmark/ppo_atari_envpool.md",
+        _PPO_ENVPOOL_PROTOCOL,
+        False,
+    )
+
+
+def _td3_curve(env_id: str, version: str, x: int, score: float, std: float) -> Published:
+    return Published(
+        "td3",
+        "TD3 (paper learning curves)",
+        env_id,
+        x,
+        "env_steps",
+        score,
+        std,
+        f"{_TD3_PAPER}; learning-curve data in github.com/sfujim/TD3 learning_curves/ "
+        f"(TD3_{version}_0..9.npy, 201 evals every 5000 steps), eval index {x // 5000}",
+        _TD3_CURVE_PROTOCOL,
+        False,
+    )
+
+
+PUBLISHED: tuple[Published, ...] = (
+    # --- PPO, Atari (CleanRL ppo_atari_envpool.py) ---
+    _ppo_envpool("Pong-v5", 20.45, 0.09),
+    _ppo_envpool("Breakout-v5", 211.24, 151.84),
+    # --- PPO, classic control (CleanRL ppo.py) ---
+    Published(
+        "ppo",
+        "PPO (CleanRL ppo.py)",
+        "CartPole-v1",
+        500_000,
+        "env_steps",
+        490.04,
+        6.12,
+        f"{_CLEANRL_PPO} section ppo.py, 'Experiment results' table",
+        _CLEANRL_CLASSIC_PROTOCOL,
+        False,
+    ),
+    # --- DQN, classic control (CleanRL dqn.py) ---
+    Published(
+        "dqn",
+        "DQN (CleanRL dqn.py)",
+        "CartPole-v1",
+        500_000,
+        "env_steps",
+        488.69,
+        16.11,
+        f"{_CLEANRL_DQN} section dqn.py, 'Experiment results' table",
+        _CLEANRL_CLASSIC_PROTOCOL,
+        False,
+    ),
+    # --- DQN, Atari ---
+    Published(
+        "dqn",
+        "DQN (CleanRL dqn_atari.py)",
+        "Pong-v5",
+        10_000_000,
+        "env_steps",
+        20.25,
+        0.41,
+        f"{_CLEANRL_DQN} section dqn_atari.py, 'Experiment results' table (PongNoFrameskip-v4)",
+        _DQN_ATARI_PROTOCOL,
+        False,
+    ),
+    Published(
+        "dqn",
+        "DQN (CleanRL dqn_atari.py)",
+        "Breakout-v5",
+        10_000_000,
+        "env_steps",
+        366.928,
+        39.89,
+        f"{_CLEANRL_DQN} section dqn_atari.py, 'Experiment results' table (BreakoutNoFrameskip-v4)",
+        _DQN_ATARI_PROTOCOL,
+        False,
+    ),
+    Published(
+        "dqn",
+        "DQN (Nature, Mnih et al. 2015)",
+        "Pong-v5",
+        50_000_000,
+        "env_steps",
+        18.9,
+        1.3,
+        "Mnih et al. 2015, 'Human-level control through deep reinforcement learning' (Nature), Extended Data "
+        f"Table 2, as quoted in {_CLEANRL_DQN} dqn_atari.py results table",
+        _NATURE_DQN_PROTOCOL,
+        False,
+    ),
+    Published(
+        "dqn",
+        "DQN (Nature, Mnih et al. 2015)",
+        "Breakout-v5",
+        50_000_000,
+        "env_steps",
+        401.2,
+        26.9,
+        "Mnih et al. 2015, 'Human-level control through deep reinforcement learning' (Nature), Extended Data "
+        f"Table 2, as quoted in {_CLEANRL_DQN} dqn_atari.py results table",
+        _NATURE_DQN_PROTOCOL,
+        False,
+    ),
+    # --- TD3, paper Table 1 (max average return over the run, so an upper envelope, not the value at 1M) ---
+    Published(
+        "td3",
+        "TD3 (paper Table 1, max average return)",
+        "HalfCheetah-v5",
+        1_000_000,
+        "env_steps",
+        9636.95,
+        859.065,
+        f"{_TD3_PAPER}, Table 1 'Max Average Return over 10 trials of 1 million time steps' (value as quoted in "
+        f"{_CLEANRL_TD3} td3_continuous_action.py results table)",
+        _TD3_PAPER_PROTOCOL,
+        False,
+    ),
+    Published(
+        "td3",
+        "TD3 (paper Table 1, max average return)",
+        "Hopper-v5",
+        1_000_000,
+        "env_steps",
+        3564.07,
+        114.74,
+        f"{_TD3_PAPER}, Table 1 'Max Average Return over 10 trials of 1 million time steps' (value as quoted in "
+        f"{_CLEANRL_TD3} td3_continuous_action.py results table)",
+        _TD3_PAPER_PROTOCOL,
+        False,
+    ),
+    # --- TD3, the paper's own learning curves (github.com/sfujim/TD3 learning_curves/) ---
+    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 100_000, 5513.52, 553.69),
+    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 300_000, 7697.13, 727.45),
+    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 500_000, 8444.48, 825.59),
+    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 1_000_000, 9566.56, 832.87),
+    _td3_curve("Hopper-v5", "Hopper-v1", 100_000, 659.45, 752.31),
+    _td3_curve("Hopper-v5", "Hopper-v1", 300_000, 2410.35, 900.36),
+    _td3_curve("Hopper-v5", "Hopper-v1", 500_000, 2933.26, 681.82),
+    _td3_curve("Hopper-v5", "Hopper-v1", 1_000_000, 3390.79, 377.83),
+    # --- TD3, CleanRL td3_continuous_action.py on gym MuJoCo v4 ---
+    Published(
+        "td3",
+        "TD3 (CleanRL td3_continuous_action.py)",
+        "HalfCheetah-v5",
+        1_000_000,
+        "env_steps",
+        9583.22,
+        126.09,
+        f"{_CLEANRL_TD3} section td3_continuous_action.py, 'Experiment results' table (HalfCheetah-v4, tag "
+        "pr-424); github.com/vwxyzjn/cleanrl docs/benchmark/td3.md",
+        _CLEANRL_TD3_PROTOCOL,
+        False,
+    ),
+    Published(
+        "td3",
+        "TD3 (CleanRL td3_continuous_action.py)",
+        "Hopper-v5",
+        1_000_000,
+        "env_steps",
+        3134.61,
+        360.18,
+        f"{_CLEANRL_TD3} section td3_continuous_action.py, 'Experiment results' table (Hopper-v4, tag "
+        "pr-424); github.com/vwxyzjn/cleanrl docs/benchmark/td3.md",
+        _CLEANRL_TD3_PROTOCOL,
+        False,
+    ),
+)
+
+
+def published_for(algo: str, env_id: str) -> list[Published]:
+    """Rows for this algo and env, sorted by x (stable: equal x keep table order)."""
+    return sorted((r for r in PUBLISHED if r.algo == algo and r.env_id == env_id), key=lambda r: r.x)
+
+
+def at(rows: Iterable[Published], x: int, x_unit: str) -> Published | None:
+    """The row in ``x_unit`` whose x is closest to ``x``, preferring rows not above ``x``.
+
+    Among rows at or below ``x`` the largest x wins; only if none is at or below ``x`` is the smallest x above
+    it taken. Ties keep the order of ``rows``. None if no row has that unit.
+    """
+    same = [r for r in rows if r.x_unit == x_unit]
+    if not same:
+        return None
+    below = [r for r in same if r.x <= x]
+    if below:
+        best = max(r.x for r in below)
+        return next(r for r in below if r.x == best)
+    best = min(r.x for r in same)
+    return next(r for r in same if r.x == best)
