@@ -23,6 +23,7 @@ corrupted file is reported as such (with the other checkpoints that exist) inste
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -50,6 +51,14 @@ _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, incomplete or corrupt; the message says which file and what is wrong."""
+
+
+class RunDirError(RuntimeError):
+    """A run directory that cannot be used as asked (in use by another run, a log that cannot be read)."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a parameter became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
 @dataclass
@@ -99,8 +108,50 @@ def save(run_dir: str | os.PathLike, step: int, state: dict[str, Any], *,
         raise
     if keep is not None:
         for old in list_checkpoints(run_dir)[:-keep]:
-            shutil.rmtree(old)
+            _remove_dir(old)
     return final
+
+
+def remove_leftovers(run_dir: str | os.PathLike) -> list[str]:
+    """Delete what a killed save left in ``checkpoints/``: temporary ``.step_*.tmp`` and ``.step_*.old``
+    directories, and ``step_*`` directories without a manifest (a delete cut short). The names removed."""
+    parent = checkpoint_dir(run_dir)
+    if not parent.is_dir():
+        return []
+    removed = []
+    for p in sorted(parent.iterdir()):
+        hidden = p.name.startswith(".step_") and p.name.endswith((".tmp", ".old", ".del"))
+        broken = p.is_dir() and _STEP_DIR.match(p.name) and not (p / MANIFEST).is_file()
+        if hidden or broken:
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p.name)
+    return removed
+
+
+#: errors of a full, read-only or failing disk: reported as a user's error (one line), not a traceback
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG)
+
+
+def write_failed(err: OSError, what: str | os.PathLike, run_dir: str | os.PathLike) -> RunDirError | None:
+    """The one-line error for a write of ``what`` in ``run_dir`` that the disk refused (None for other
+    errors): what could not be written, where, and which checkpoint is intact."""
+    if err.errno not in DISK_ERRNOS:
+        return None
+    kept = last_good(run_dir)
+    if list_checkpoints(run_dir):
+        kept += f"; free space and continue with fastrl train --resume {run_dir}"
+    return RunDirError(f"could not write {err.filename or what}: {err.strerror or err}; {kept}")
+
+
+def last_good(run_dir: str | os.PathLike) -> str:
+    """Where a run can continue from, in words: its newest checkpoint and its step, or that it has none."""
+    found = list_checkpoints(run_dir)
+    if not found:
+        return "no checkpoint has been written yet"
+    return f"the last checkpoint {found[-1]} (env step {int(_STEP_DIR.match(found[-1].name).group(1)):,}) is intact"
 
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
@@ -132,8 +183,18 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Chec
     hint = f" (other checkpoints of this run: {', '.join(others)})" if others else ""
 
     manifest = _read_json(path / MANIFEST, hint)
+    problem = schema_problem(manifest, MANIFEST_SCHEMA)
+    if problem:
+        raise CheckpointError(f"{path / MANIFEST} is corrupt: {problem}{hint}")
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"{path / MANIFEST}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    named = int(_STEP_DIR.match(path.name).group(1))
+    if manifest["step"] != named:
+        raise CheckpointError(f"{path / MANIFEST} is corrupt: its step {manifest['step']} differs from its folder's "
+                              f"name ({path.name}){hint}")
+    for name in (TENSORS, STATE):
+        if name not in manifest["files"]:
+            raise CheckpointError(f"{path / MANIFEST} is corrupt: its files lack {name}{hint}")
     for name, expected in manifest["files"].items():
         file = path / name
         if not file.is_file():
@@ -150,7 +211,54 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Chec
 
     tensors = safetensors.torch.load_file(path / TENSORS, device=str(device))
     tree = _read_json(path / STATE, hint)
-    return Checkpoint(path=path, step=int(manifest["step"]), state=_unflatten(tree, tensors))
+    try:
+        state = _unflatten(tree, tensors)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path / STATE} does not match {path / TENSORS}: {err!r}{hint}") from None
+    if isinstance(state, dict) and state.get("env_steps", named) != named:
+        raise CheckpointError(f"{path}: its state says env step {state['env_steps']}, its folder and manifest "
+                              f"{named}: an edited checkpoint{hint}")
+    return Checkpoint(path=path, step=named, state=state)
+
+
+#: what a checkpoint's manifest.json holds (see ``schema_problem``)
+MANIFEST_SCHEMA = {"format": str, "step": int, "files": {str: {"bytes": int, "sha256": str}}, "?extra": [str]}
+
+
+def schema_problem(value: Any, schema: Any, where: str = "") -> str | None:
+    """What in ``value`` (parsed JSON) does not fit ``schema``, or None. A schema is a type (``int`` takes no
+    bool), ``[schema]`` (a list of those), ``{str: schema}`` (an object of any keys), or an object of named
+    keys (``"?name"``: optional); keys not named are allowed."""
+    at = where or "the top level"
+    if isinstance(schema, type):
+        ok = isinstance(value, schema) and not (schema in (int, float) and isinstance(value, bool))
+        if schema is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else f"{at}: expected {schema.__name__}, got {_json_type(value)}"
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            return f"{at}: expected a list, got {_json_type(value)}"
+        return next((p for i, v in enumerate(value) if (p := schema_problem(v, schema[0], f"{where}[{i}]"))), None)
+    if not isinstance(value, dict):
+        return f"{at}: expected an object, got {_json_type(value)}"
+    if set(schema) == {str}:
+        return next((p for k, v in value.items() if (p := schema_problem(v, schema[str], f"{where}.{k}".lstrip(".")))),
+                    None)
+    for key, sub in schema.items():
+        name = key.lstrip("?")
+        if name not in value:
+            if key.startswith("?"):
+                continue
+            return f"{at}: lacks {name!r}"
+        problem = schema_problem(value[name], sub, f"{where}.{name}".lstrip("."))
+        if problem:
+            return problem
+    return None
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "a boolean", type(None): "null"}.get(
+        type(value), type(value).__name__)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -272,3 +380,12 @@ def _replace_dir(tmp: Path, final: Path) -> None:
         os.close(dir_fd)
     if old is not None:
         shutil.rmtree(old)
+
+
+def _remove_dir(path: Path) -> None:
+    """Delete a checkpoint directory: renamed aside first (one atomic step), so that a kill halfway through
+    the delete leaves a hidden ``.step_*.del`` (removed at the next start) rather than a broken ``step_*``."""
+    doomed = path.with_name(f".{path.name}.del")
+    shutil.rmtree(doomed, ignore_errors=True)
+    os.rename(path, doomed)
+    shutil.rmtree(doomed)

@@ -482,8 +482,9 @@ class RunConfig:
     runs/<env>-<algo>-seed<seed>-<date>"""
     log_interval: int = 10_000
     """env steps between metric rows and progress-line updates (the only host-device syncs of the loop)"""
-    checkpoint_interval: int = 0
-    """env steps between checkpoints (0 = only at the end); each checkpoint also writes a metrics row"""
+    checkpoint_interval: int | None = None
+    """env steps between checkpoints (0 = only at the end; None = a tenth of total_env_steps, so that an
+    interrupted run can always be resumed); each checkpoint also writes a metrics row"""
     keep_checkpoints: int = 2
     """checkpoints kept on disk (the newest); older ones are deleted"""
     eval_interval: int = 0
@@ -507,7 +508,8 @@ class RunConfig:
         _require_int(self, "seed", least=0)
         _require_int(self, "log_interval", least=1)
         for name in ("checkpoint_interval", "eval_interval"):
-            _require_int(self, name, least=0)
+            if getattr(self, name) is not None:  # checkpoint_interval None: resolved by checkpoint_every()
+                _require_int(self, name, least=0)
         _require_int(self, "keep_checkpoints", least=1)
         _require_int(self, "torch_threads", least=0)
         _require_int(self, "eval_episodes", least=1)
@@ -523,6 +525,13 @@ class RunConfig:
     def resolved_device(self) -> str:
         """``device`` with ``auto`` resolved (cuda where torch sees one, else cpu)."""
         return _resolve_device_name(self.device)
+
+    def checkpoint_every(self) -> int:
+        """``checkpoint_interval`` with its default resolved: None -> a tenth of ``total_env_steps`` (at least
+        one log interval), so that every run writes checkpoints along the way (0: only at the end)."""
+        if self.checkpoint_interval is not None:
+            return self.checkpoint_interval
+        return max(self.total_env_steps // 10, self.log_interval)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

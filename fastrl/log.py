@@ -15,9 +15,11 @@ logging never adds a host-device sync of its own.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -46,8 +48,10 @@ class RunLogger:
         self.total_env_steps = total_env_steps
         self.recent_returns: deque[float] = deque(maxlen=RECENT_EPISODES)
         if resume_step is not None:
-            _truncate_after(self.run_dir / METRICS, resume_step)
-            _truncate_after(self.run_dir / EPISODES, resume_step)
+            for name in (METRICS, EPISODES):
+                note = cut_back(self.run_dir / name, resume_step)
+                if note:
+                    print(f"fastrl: {note}", file=sys.stderr, flush=True)
             for row in read_jsonl(self.run_dir / EPISODES):
                 self.recent_returns.append(row["return"])
         self._metrics = open(self.run_dir / METRICS, "a")
@@ -57,11 +61,25 @@ class RunLogger:
 
     def episodes(self, env_steps: Iterable[int], returns: Iterable[float], lengths: Iterable[int]) -> None:
         """Record finished training episodes (host numbers)."""
-        for step, ret, length in zip(env_steps, returns, lengths, strict=True):
-            ret = float(ret)
-            self._episodes.write(json.dumps({"env_steps": int(step), "return": ret, "length": int(length)}) + "\n")
-            self.recent_returns.append(ret)
-        self._episodes.flush()
+        with self._writing(EPISODES):
+            for step, ret, length in zip(env_steps, returns, lengths, strict=True):
+                ret = float(ret)
+                self._episodes.write(json.dumps({"env_steps": int(step), "return": ret, "length": int(length)}) + "\n")
+                self.recent_returns.append(ret)
+            self._episodes.flush()
+
+    @contextlib.contextmanager
+    def _writing(self, name: str):
+        """A full disk while writing ``name``: one clear error (which file, which checkpoint is intact)."""
+        from fastrl.checkpoint import write_failed
+
+        try:
+            yield
+        except OSError as err:
+            failed = write_failed(err, self.run_dir / name, self.run_dir)
+            if failed is None:
+                raise
+            raise failed from None
 
     @property
     def recent_mean_return(self) -> float:
@@ -70,8 +88,9 @@ class RunLogger:
     def metrics(self, env_steps: int, values: dict[str, float]) -> None:
         """Write one row of metrics at ``env_steps`` and update the progress line."""
         row = {"env_steps": int(env_steps), **{k: _plain(v) for k, v in values.items()}}
-        self._metrics.write(json.dumps(row) + "\n")
-        self._metrics.flush()
+        with self._writing(METRICS):
+            self._metrics.write(json.dumps(row) + "\n")
+            self._metrics.flush()
         if self._tb is not None:
             for name, value in row.items():
                 if name != "env_steps" and isinstance(value, (int, float)) and math.isfinite(value):
@@ -85,8 +104,11 @@ class RunLogger:
         """Close the files and the progress line; draw the learning curve."""
         if self._progress is not None:
             self._progress.close()
-        self._metrics.close()
-        self._episodes.close()
+        for file in (self._metrics, self._episodes):
+            try:
+                file.close()
+            except OSError:  # a full disk: already reported by the write that failed
+                pass
         if self._tb is not None:
             self._tb.close()
         if plot:
@@ -94,11 +116,61 @@ class RunLogger:
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file (``[]`` where it does not exist)."""
-    path = Path(path)
+    """Rows of a JSONL file (``[]`` where it does not exist), without a torn last line (a file being written,
+    or one whose write was cut short); ``LogError`` naming the file and line where another is not JSON."""
+    return _parse_jsonl(Path(path))[0]
+
+
+class LogError(ValueError):
+    """A log file that cannot be read; the message names the file and the line."""
+
+
+def _parse_jsonl(path: Path, steps: bool = False) -> tuple[list[dict[str, Any]], str | None]:
+    """(rows, torn last line or None): a last line without its newline that does not parse is torn (a write
+    cut short); any other line that is not a JSON object (with an integer env_steps, with ``steps``) is an
+    error."""
     if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [], None
+    try:
+        text = path.read_bytes().decode()
+    except UnicodeDecodeError as err:
+        raise LogError(f"{path}: not UTF-8 text ({err})") from None
+    lines = text.split("\n")
+    last = lines.pop()  # "" where the file ends with a newline
+    rows = []
+    for i, line in enumerate(lines + [last] if last else lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            if i == len(lines) + 1:  # the unterminated last line
+                return rows, line
+            raise LogError(f"{path}:{i}: not a JSON line ({err})") from None
+        if not isinstance(row, dict) or steps and type(row.get("env_steps")) is not int:
+            raise LogError(f"{path}:{i}: expected a JSON object{' with an integer env_steps' if steps else ''}, "
+                           f"got {line[:80]!r}")
+        rows.append(row)
+    return rows, None
+
+
+def cut_back(path: Path, env_steps: int) -> str | None:
+    """Cut a JSONL log back to the rows of env steps up to ``env_steps`` (a checkpoint's): a torn last line
+    and the rows written after the checkpoint go (atomically). What was dropped, or None where nothing was."""
+    rows, torn = _parse_jsonl(path, steps=True)
+    kept = [r for r in rows if r["env_steps"] <= env_steps]
+    unterminated = path.exists() and path.read_bytes()[-1:] not in (b"", b"\n")  # appends would join its line
+    if torn is None and len(kept) == len(rows) and not unterminated:
+        return None
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    dropped = []
+    if torn is not None:
+        dropped.append(f"a torn last line ({torn[:40]!r})")
+    if len(kept) != len(rows):
+        dropped.append(f"{len(rows) - len(kept)} row(s) written after the checkpoint's env step {env_steps:,}")
+    if not dropped:
+        return None
+    return f"{path}: dropped {' and '.join(dropped)}, to continue from the checkpoint"
 
 
 def plot_learning_curve(run_dir: str | Path) -> Path | None:
@@ -147,14 +219,6 @@ def _running_mean(values: list[float], window: int) -> list[float]:
             total -= queue.popleft()
         out.append(total / len(queue))
     return out
-
-
-def _truncate_after(path: Path, env_steps: int) -> None:
-    """Drop the rows of a JSONL file written after ``env_steps`` (atomically)."""
-    rows = read_jsonl(path)
-    kept = [r for r in rows if r["env_steps"] <= env_steps]
-    if len(kept) != len(rows):
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _plain(value: Any) -> Any:

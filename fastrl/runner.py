@@ -39,6 +39,8 @@ import datetime as _dt
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +48,7 @@ from typing import Any
 
 import torch
 
-from fastrl import checkpoint
+from fastrl import checkpoint, rundir
 from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict, to_dict
 from fastrl.hardware import resolve_run
 from fastrl.io import atomic_write_json
@@ -73,23 +75,47 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
 
     if resume is not None:
         run_dir = Path(resume)
+        stored = load_run_config(run_dir)
         if config is None:
-            config = load_run_config(run_dir)
-        elif not (run_dir / CONFIG).is_file():
-            raise FileNotFoundError(f"{run_dir / CONFIG} does not exist: is {run_dir} a run directory written "
-                                    f"by `fastrl train`?")
-        # Under torchrun every rank reads it onto the CPU (its GPU is not chosen yet); the learner copies it over.
-        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-        ckpt = checkpoint.load(run_dir, device="cpu" if distributed else config.resolved_device())
+            config = stored
+        rundir.check_resume(stored, config, run_dir)
     elif config is None:
         raise ValueError("train: give a config, or resume=RUN_DIR")
     else:
         run_dir = Path(config.run_dir or default_run_dir(config))
+    writer = int(os.environ.get("RANK", "0")) == 0  # torchrun: rank 0 alone writes the run directory
+    created = not run_dir.exists()
+    lock = rundir.lock(run_dir) if writer else None
+    try:
+        return _train_locked(config, run_dir, resume is not None, stop_at, algo_module(config.algo), writer, trace)
+    except BaseException:
+        if created and lock is not None:  # a start refused before it wrote anything leaves no directory behind
+            rundir.remove_if_unused(run_dir)
+        raise
+    finally:
+        if lock is not None:
+            rundir.unlock(lock)
+
+
+def _train_locked(config: RunConfig, run_dir: Path, resume: bool, stop_at: int | None, module, writer: bool,
+                  trace) -> Path:
+    """``train`` once the run directory is this process's: clean it up, load the checkpoint, run the loop."""
+    if writer:
+        removed = checkpoint.remove_leftovers(run_dir)
+        if removed:
+            rundir.note(f"removed what an interrupted checkpoint write left in {checkpoint.checkpoint_dir(run_dir)}: "
+                        f"{', '.join(removed)}")
+    if resume:
+        # Under torchrun every rank reads it onto the CPU (its GPU is not chosen yet); the learner copies it over.
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        ckpt = checkpoint.load(run_dir, device="cpu" if distributed else config.resolved_device())
+    else:
         if checkpoint.list_checkpoints(run_dir):
             raise FileExistsError(f"{run_dir} already holds a run with checkpoints; continue it with "
                                   f"--resume {run_dir}, or choose another --run-dir")
+        if writer:
+            rundir.set_aside_stale(run_dir)
         ckpt = None
-    module = algo_module(config.algo)
     if hasattr(module, "train_run"):  # a learner that runs its own processes (A3C's Hogwild workers)
         module.train_run(config, run_dir, ckpt, stop_at=stop_at)
         return run_dir
@@ -129,15 +155,31 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{config.env.id}-{config.algo}-seed{config.seed}-{stamp}"
 
 
+def _stored_config(run_dir: Path) -> RunConfig | None:
+    """The config a run directory holds, or None where it cannot be read (then no field is named)."""
+    try:
+        return load_run_config(run_dir)
+    except (ConfigError, OSError, ValueError):
+        return None
+
+
 def load_run_config(run_dir: str | Path, device: str | None = None) -> RunConfig:
     """The ``RunConfig`` stored in a run directory (on ``device`` instead of the stored one, where given)."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: is {run_dir} a run directory written by `fastrl train`?")
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_bytes().decode())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid JSON ({err}): the run's config cannot be read") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object (the run's config), got {type(data).__name__}")
     if device is not None:
         data["device"] = device
-    return from_dict(data)
+    try:
+        return from_dict(data)
+    except (ConfigError, TypeError, ValueError) as err:  # a flag's name in the message means the file's field
+        raise ConfigError(f"{path} holds a config that is not valid (the field named after its flag): {err}") from None
 
 
 def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = None, num_envs: int = 0,
@@ -148,6 +190,8 @@ def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = 
 
     if episodes < 1:
         raise ValueError(f"--episodes {episodes}: expected at least 1")
+    if epsilon is not None and not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"--epsilon {epsilon}: expected a probability in [0, 1]")
     config = load_run_config(run_dir, device)
     module = algo_module(config.algo)
     if hasattr(module, "evaluate_run"):  # a learner that evaluates its own way (A3C: recurrent policies)
@@ -159,6 +203,7 @@ def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = 
         check_fits_env(config, envs.single_observation_space, envs.single_action_space)
         learner = module.learner_for(config, envs.single_observation_space, envs.single_action_space,
                                      config.resolved_device())
+        rundir.check_learner_fits(None, config, ckpt.state["loop"]["learner"], learner.state_dict(), ckpt.path)
         learner.load_state_dict(ckpt.state["loop"]["learner"])
         act, policy = module.evaluation_policy(learner, config, epsilon)
         returns = torch.tensor(evaluate(envs, act, episodes, seed=seed, device=learner.device),
@@ -177,6 +222,10 @@ def make_env(config: RunConfig, num_envs: int, seed: int, **extra_options):
 
     return _make_env(config.env.id, num_envs, backend=config.env.backend, device=config.resolved_device(),
                      seed=seed, **config.env.make_options(), **extra_options)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run; its checkpoint is written (the message says where, and how to resume)."""
 
 
 class Run:
@@ -215,6 +264,14 @@ class Run:
         self.actions = int(self.action_space.n) if hasattr(self.action_space, "n") else None  # discrete only
         self._eval_envs = None
 
+        if ckpt is not None:  # before anything is written: the learner this config builds must fit the checkpoint
+            try:
+                fresh = module.learner_for(config, self.envs.single_observation_space, self.action_space, "cpu")
+                rundir.check_learner_fits(_stored_config(run_dir), config, ckpt.state["loop"]["learner"],
+                                          fresh.state_dict(), ckpt.path)
+            except BaseException:
+                self.envs.close()
+                raise
         if ckpt is None:
             torch.manual_seed(config.seed)  # network initialization (the same on every rank)
         else:
@@ -230,12 +287,14 @@ class Run:
         self.envs_restored = False  # set by start(): the envs continue the checkpoint's episodes
         self._next_log = _next_multiple(self.env_steps, config.log_interval)
         self._next_eval = _next_multiple(self.env_steps, config.eval_interval) if config.eval_interval else None
-        self._next_checkpoint = (_next_multiple(self.env_steps, config.checkpoint_interval)
-                                 if config.checkpoint_interval else None)
+        self._next_checkpoint = (_next_multiple(self.env_steps, config.checkpoint_every())
+                                 if config.checkpoint_every() else None)
         self._last_log = (time.perf_counter(), self.env_steps)
         self._finished = False
         self.trace = None  # a fastrl.trace.StepTrace, stepped by tick()
         self._threads_before = torch.get_num_threads()  # restored by close(): the setting is process-wide
+        self._stop_signal: str | None = None  # SIGINT / SIGTERM received: tick() checkpoints and stops
+        self._handlers = self._catch_stop_signals()
         if config.torch_threads:
             torch.set_num_threads(config.torch_threads)
 
@@ -251,6 +310,11 @@ class Run:
         if self.checkpoint is None or not (self.checkpoint.path / "replay").exists():
             return ReplayBuffer(replay_config, self.device)
         replay = ReplayBuffer.load(self.checkpoint.path / "replay", self.device)
+        expected = self.checkpoint.state.get("replay_steps", replay.steps)
+        if replay.steps != expected:
+            raise checkpoint.CheckpointError(
+                f"{self.checkpoint.path / 'replay' / 'manifest.json'} is corrupt: its meta.steps {replay.steps} "
+                f"differs from the {expected} add() calls the checkpoint's state.json counts: an edited replay")
         saved = replay.config
         if dataclasses.replace(saved, beta_steps=replay_config.beta_steps) != replay_config:
             differ = [f"{k} (saved {v!r}, now {getattr(replay_config, k)!r})" for k, v in saved.to_json().items()
@@ -309,7 +373,9 @@ class Run:
         done = self.env_steps >= self.config.total_env_steps
         stopping = self.stop_at is not None and self.env_steps >= self.stop_at
         eval_due = self._due("_next_eval", self.config.eval_interval) or done
-        checkpoint_due = self._due("_next_checkpoint", self.config.checkpoint_interval) or done or stopping
+        interrupted = self._stop_signal is not None and not done
+        checkpoint_due = (self._due("_next_checkpoint", self.config.checkpoint_every()) or done or stopping
+                          or interrupted)
         log_due = self._due("_next_log", self.config.log_interval) or eval_due or checkpoint_due
         reached = False
         if log_due and self.is_main:
@@ -319,12 +385,17 @@ class Run:
                 reached = (self.config.stop_return is not None
                            and values["eval_return_mean"] >= self.config.stop_return)
             self.logger.metrics(self.env_steps, values)
+            self._check_finite(values)
         if eval_due and self.config.stop_return is not None and self.world_size > 1:
             reached = _rank0_says(reached, self.device)
         if reached:
             done = checkpoint_due = True
         if checkpoint_due and self.is_main:
-            self.save_checkpoint(learner, state(), replay)
+            path = self.save_checkpoint(learner, state(), replay)
+            if interrupted:
+                raise RunInterrupted(f"received {self._stop_signal}: stopped at env step {self.env_steps:,}, "
+                                     f"checkpoint written to {path}; continue with fastrl train --resume "
+                                     f"{self.run_dir}")
         self._finished = done
         return not (done or stopping)
 
@@ -349,12 +420,28 @@ class Run:
     # -----------------------------------------------------------------------------------------------------
 
     def save_checkpoint(self, learner, loop_state: dict[str, Any], replay=None) -> Path:
+        bad = _first_non_finite(loop_state.get("learner"), "learner")
+        if bad is not None:  # never save a diverged learner over the good checkpoints
+            raise checkpoint.TrainingDiverged(
+                f"training diverged: {bad} is not finite at env step {self.env_steps:,}; not checkpointed: "
+                f"{checkpoint.last_good(self.run_dir)}; lower --lr, or bound the updates with --max-grad-norm")
         state = {"loop": loop_state, "envs": _env_state(self.envs), "rng": checkpoint.rng_state(),
                  "env_steps": self.env_steps}
         extra = {"replay": replay.save} if replay is not None and self.config.replay.save_with_checkpoint else None
-        return checkpoint.save(self.run_dir, self.env_steps, state, extra=extra, keep=self.config.keep_checkpoints)
+        if extra:
+            state["replay_steps"] = replay.steps  # cross-checked against the replay's own manifest on resume
+        try:
+            return checkpoint.save(self.run_dir, self.env_steps, state, extra=extra,
+                                   keep=self.config.keep_checkpoints)
+        except OSError as err:
+            failed = checkpoint.write_failed(err, checkpoint.checkpoint_dir(self.run_dir), self.run_dir)
+            if failed is None:
+                raise
+            raise failed from None
 
     def close(self) -> None:
+        for signum, handler in self._handlers.items():
+            signal.signal(signum, handler)
         torch.set_num_threads(self._threads_before)
         if self.logger is not None:
             self.logger.close(plot=self._finished)
@@ -365,6 +452,29 @@ class Run:
     # -----------------------------------------------------------------------------------------------------
     # Internals
     # -----------------------------------------------------------------------------------------------------
+
+    def _check_finite(self, values: dict[str, Any]) -> None:
+        """Stop at the first log row whose losses (or Q values) are NaN or infinite: the learner diverged."""
+        for name, value in values.items():
+            watched = "loss" in name or name in ("q_mean", "abs_td_mean", "grad_norm")
+            if watched and isinstance(value, float) and not math.isfinite(value):
+                raise checkpoint.TrainingDiverged(
+                    f"training diverged: {name} is {value} in the interval ending at env step {self.env_steps:,}; "
+                    f"{checkpoint.last_good(self.run_dir)}; lower --lr, or bound the updates with "
+                    f"--max-grad-norm")
+
+    def _catch_stop_signals(self) -> dict:
+        """SIGINT and SIGTERM only note that the run should stop: the loop finishes its step, and the next
+        tick() writes a checkpoint and raises ``RunInterrupted``; signals during that write change nothing.
+        (In the main thread of a single process; under torchrun the ranks keep the default handling.)"""
+        if self.world_size > 1 or threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def stop(signum, frame):
+            if self._stop_signal is None:
+                self._stop_signal = signal.Signals(signum).name
+
+        return {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def _due(self, attr: str, interval: int) -> bool:
         """Whether the interval kept in ``attr`` has been reached (and if so, move it on)."""
@@ -520,6 +630,18 @@ def _rank0_says(flag: bool, device: torch.device) -> bool:
     t = torch.tensor([int(flag)], device=where)
     dist.broadcast(t, src=0)
     return bool(t.item())
+
+
+def _first_non_finite(node: Any, path: str) -> str | None:
+    """The path of the first floating tensor in a state tree holding a NaN or an infinity (None: all finite)."""
+    if isinstance(node, torch.Tensor):
+        return path if node.is_floating_point() and not bool(torch.isfinite(node).all()) else None
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, (list, tuple)) else ()
+    for key, value in items:
+        found = _first_non_finite(value, f"{path}/{key}")
+        if found is not None:
+            return found
+    return None
 
 
 def _next_multiple(value: int, interval: int) -> int:

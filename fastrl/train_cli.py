@@ -29,14 +29,14 @@ from typing import Annotated
 import tyro
 
 from fastrl.algos import ALGOS
-from fastrl.checkpoint import CheckpointError
+from fastrl.checkpoint import CheckpointError, RunDirError, TrainingDiverged
 from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset, presets_of
 from fastrl.replay import InsufficientMemoryError
 
 FLAT = (tyro.conf.OmitArgPrefixes,)
 #: errors that are about the user's input (config, env id, run directory, memory): printed as one line
 #: (ValueError covers make_env's unknown ids and options; set FASTRL_TRACEBACK=1 to see where one came from)
-USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, FileExistsError, InsufficientMemoryError, ImportError,
+USER_ERRORS = (ConfigError, CheckpointError, RunDirError, TrainingDiverged, FileNotFoundError, FileExistsError, InsufficientMemoryError, ImportError,
                ValueError)
 
 
@@ -45,6 +45,10 @@ def train_main(argv: list[str], prog: str = "fastrl train") -> int:
     from fastrl.runner import load_run_config, train
 
     resume, argv = _take_flag(argv, "--resume")
+    if resume is not None and resume.startswith("-"):
+        print(f"{prog}: error: --resume {resume}: expected the run directory after --resume (fastrl train "
+              f"--resume RUN_DIR [flags])", file=sys.stderr)
+        return 2
     if resume is not None and argv and argv[0] in ALGOS:
         argv = argv[1:]
     if resume is None:
@@ -79,7 +83,7 @@ def train_main(argv: list[str], prog: str = "fastrl train") -> int:
     except USER_ERRORS as err:
         return report_error(prog, err)
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM where the learner turns it into one (A3C)
-        print(f"{prog}: {err or 'interrupted'}", file=sys.stderr)
+        print(f"{prog}: {str(err) or 'interrupted'}", file=sys.stderr)
         return 130
     print(f"run directory: {run_dir}")
     return 0
@@ -152,15 +156,11 @@ def _take_flag(argv: list[str], flag: str) -> tuple[str | None, list[str]]:
     return None, argv
 
 
-def _changed_fields(old: RunConfig, new: RunConfig, prefix: str = "") -> list[str]:
-    out = []
-    for f in dataclasses.fields(old):
-        a, b = getattr(old, f.name), getattr(new, f.name)
-        if dataclasses.is_dataclass(a):
-            out += _changed_fields(a, b, f"{f.name}.")
-        elif a != b:
-            out.append(f"{prefix}{f.name} {json.dumps(a, default=str)} -> {json.dumps(b, default=str)}")
-    return out
+def _changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
+    from fastrl.rundir import config_changes
+
+    return [f"{name} {json.dumps(a, default=str)} -> {json.dumps(b, default=str)}"
+            for name, a, b in config_changes(old, new)]
 
 
 def _train_usage(prog: str) -> str:

@@ -627,7 +627,8 @@ class _Supervisor:
         finished, reached, outcome = False, False, None
         self._last = (time.monotonic(), start, board.total_updates(), board.stats.sum(0))
         next_log = _next_multiple(start, config.log_interval)
-        next_checkpoint = _next_multiple(start, config.checkpoint_interval) if config.checkpoint_interval else None
+        every = config.checkpoint_every()
+        next_checkpoint = _next_multiple(start, every) if every else None
         try:
             with hogwild.sigterm_as_interrupt():
                 try:
@@ -647,7 +648,7 @@ class _Supervisor:
                             break
                         if next_checkpoint is not None and steps >= next_checkpoint:
                             self._save(pool)
-                            next_checkpoint = _next_multiple(steps, config.checkpoint_interval)
+                            next_checkpoint = _next_multiple(steps, every)
                 except KeyboardInterrupt as interrupt:
                     outcome = interrupt
                 except hogwild.WorkerFailed as failure:
@@ -665,7 +666,7 @@ class _Supervisor:
             torch.set_num_threads(threads_before)
             logger.close(plot=finished)
         if isinstance(outcome, KeyboardInterrupt):
-            raise RunInterrupted(f"{outcome or 'interrupted'}: workers stopped, checkpoint written to {path}; "
+            raise RunInterrupted(f"{str(outcome) or 'interrupted'}: workers stopped, checkpoint written to {path}; "
                                  f"continue with --resume {self.run_dir}")
         if outcome is not None:
             raise outcome

@@ -102,7 +102,17 @@ class VecEnv:
             f"{self.backend} backend for {self.env_id} has no async mode (send/recv); use step()")
 
     def close(self) -> None:
-        pass
+        self._closed = True
+
+    def __init_subclass__(cls, **kwargs):
+        """Every backend's ``reset``/``step``/``send``/``recv`` refuse a closed env (the engines would crash or
+        go on silently), and its ``close`` runs once however often it is called."""
+        super().__init_subclass__(**kwargs)
+        for name in ("reset", "step", "send", "recv"):
+            if name in cls.__dict__:
+                setattr(cls, name, _refuse_when_closed(cls.__dict__[name]))
+        if "close" in cls.__dict__:
+            setattr(cls, "close", _close_once(cls.__dict__["close"]))
 
     def __enter__(self):
         return self
@@ -113,6 +123,26 @@ class VecEnv:
     def __repr__(self) -> str:
         mode = f"async batch {self.batch_size}" if self.is_async else "sync"
         return f"{type(self).__name__}({self.env_id!r}, num_envs={self.num_envs}, {mode}, device={self.device})"
+
+
+def _refuse_when_closed(method):
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        if getattr(self, "_closed", False):
+            raise RuntimeError(f"{self.backend} env {self.env_id}: {method.__name__}() after close()")
+        return method(self, *args, **kwargs)
+
+    return guarded
+
+
+def _close_once(method):
+    @functools.wraps(method)
+    def close(self) -> None:
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            method(self)
+
+    return close
 
 
 def torch_dtype(space: gymnasium.Space) -> torch.dtype:

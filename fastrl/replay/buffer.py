@@ -33,6 +33,7 @@ on CUDA some of these checks read a device value (a sync): a hot GPU loop turns 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -108,6 +109,15 @@ class ReplayConfig:
         if not (self.alpha >= 0 and self.priority_eps > 0 and self.beta_steps >= 0):
             raise ValueError(f"ReplayConfig: need alpha >= 0, priority_eps > 0, beta_steps >= 0; got "
                              f"alpha={self.alpha}, priority_eps={self.priority_eps}, beta_steps={self.beta_steps}")
+        if any(d < 1 for d in self.obs_shape + self.action_shape):
+            raise ValueError(f"ReplayConfig: obs_shape {self.obs_shape} and action_shape {self.action_shape} need "
+                             f"positive dimensions")
+        for name, low, high in (("gamma", 0.0, 1.0), ("alpha", 0.0, math.inf), ("beta_start", 0.0, 1.0),
+                                ("beta_end", 0.0, 1.0), ("priority_eps", 0.0, math.inf)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
+                    or not math.isfinite(value):
+                raise ValueError(f"ReplayConfig.{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
         per_env, pad = self.per_env, max(self.frame_stack - 1, 0)
         least = self.n_step + pad + 2
         if per_env < least:

@@ -26,6 +26,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
+from fastrl.checkpoint import schema_problem
 from fastrl.io import atomic_write_bytes, atomic_write_json
 from fastrl.replay.buffer import ReplayBuffer, ReplayConfig
 
@@ -131,7 +132,18 @@ def _read_manifest(path: Path) -> dict:
     for key in ("config", "meta", "fields"):
         if key not in manifest:
             raise CheckpointError(f"{file} lacks {key!r}")
+    problem = schema_problem(manifest, SCHEMA)
+    if problem:
+        raise CheckpointError(f"{file} is corrupt: {problem}")
+    if manifest["meta"]["steps"] < 0:
+        raise CheckpointError(f"{file} is corrupt: meta.steps {manifest['meta']['steps']} is negative")
     return manifest
+
+
+#: what a saved buffer's manifest.json holds (``fastrl.checkpoint.schema_problem``)
+SCHEMA = {"format": str, "version": int, "config": {}, "meta": {"steps": int, "sampler": {"kind": str}},
+          "fields": {str: {"shape": [int], "dtype": str,
+                           "shards": [{"file": str, "rows": [int], "bytes": int, "sha256": str}]}}}
 
 
 def _read_shards(path: Path, name: str, entry: dict, into: torch.Tensor) -> None:
