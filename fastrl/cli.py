@@ -22,13 +22,14 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "envs"): ("fastrl.benchmarks.envs:main", "env steps/s per backend beside the raw engine"),
     ("bench", "train"): ("fastrl.benchmarks.train:main", "training env steps/s beside its env-only and learner-only bounds"),
     ("bench", "replay"): ("fastrl.benchmarks.replay:main", "replay add, sample and prioritized round beside peers"),
+    ("bench", "learn"): ("fastrl.benchmarks.learn:main", "a preset's learning curve over seeds, beside published results"),
     ("bench", "peers"): ("fastrl.benchmarks.peers:main", "training env steps/s beside SB3 at SB3's settings"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
 }
 
 #: the commands whose hot loop is a learner's update (see ``keep_freed_memory``); not the replay bench, which
 #: allocates and frees gigabytes per case and needs them back
-TRAINING_COMMANDS = {("train",), ("bench", "train"), ("bench", "peers")}
+TRAINING_COMMANDS = {("train",), ("bench", "train"), ("bench", "peers"), ("bench", "learn")}
 
 
 def split_commas(argv: list[str]) -> list[str]:

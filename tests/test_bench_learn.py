@@ -1,0 +1,52 @@
+"""fastrl bench learn: per-seed curves of the preset as trained, IQM with a bootstrap interval, resumable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fastrl.benchmarks.learn import iqm_interval, main
+from fastrl.config import preset, to_dict
+
+
+def test_iqm_is_the_mean_of_the_middle_half_and_its_interval_holds_it():
+    values = [0.0, 1.0, 2.0, 3.0, 100.0, -50.0, 4.0, 5.0]
+    iqm, low, high = iqm_interval(values)
+    middle = sorted(values)[2:6]
+    assert iqm == pytest.approx(np.mean(middle))
+    assert low <= iqm <= high and low > -50 and high < 100  # the outliers do not carry the interval
+    assert iqm_interval([1.0, 1.0, 1.0]) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.slow
+def test_bench_learn_records_each_seed_and_the_iqm_and_reuses_finished_runs(tmp_path):
+    argv = ["--preset", "dqn-catch", "--seeds", "0", "1", "--total-env-steps", "2000", "--eval-interval", "1000",
+            "--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "learn.json"), "--no-progress"]
+    assert main(argv) == 0
+    data = json.loads((tmp_path / "learn.json").read_text())
+    seeds = [r for r in data["records"] if r["backend"] == "fastrl"]
+    assert sorted((r["seed"], r["env_steps"]) for r in seeds) == [(0, 1000), (0, 2000), (1, 1000), (1, 2000)]
+    assert all(r["frames"] == r["env_steps"] and r["train_s"] > 0 for r in seeds)  # Catch: no frame skip
+    iqm = [r for r in data["records"] if r["backend"] == "fastrl-iqm"]
+    assert [r["env_steps"] for r in iqm] == [1000, 2000]
+    final = [r["value"] for r in seeds if r["env_steps"] == 2000]
+    assert iqm[-1]["value"] == pytest.approx(np.mean(final)) and iqm[-1]["seeds"] == 2
+    assert iqm[-1]["ci_low"] <= iqm[-1]["value"] <= iqm[-1]["ci_high"]
+    assert (tmp_path / "learn.png").stat().st_size > 0
+    for seed in (0, 1):  # the preset as fastrl train runs it, evaluated over 20 full episodes
+        config = json.loads((tmp_path / "runs" / f"dqn-catch-Catch-v0-seed{seed}" / "config.json").read_text())
+        assert config["seed"] == seed and config["eval_episodes"] == 20
+        assert config["dqn"] == to_dict(preset("dqn-catch"))["dqn"] and config["replay"] == to_dict(
+            preset("dqn-catch"))["replay"]
+
+    assert main(argv) == 0  # finished runs are read, not trained again
+    again = json.loads((tmp_path / "learn.json").read_text())["records"]
+    assert [r["value"] for r in again if r["backend"] == "fastrl"] == [r["value"] for r in seeds]
+    assert all(r["seconds_this_call"] < 1.0 for r in again if r["backend"] == "fastrl")
+
+
+def test_fewer_than_20_eval_episodes_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["--preset", "dqn-catch", "--eval-episodes", "5", "--runs", str(tmp_path)]) == 2
+    assert "--eval-episodes 5: expected at least 20" in capsys.readouterr().err
