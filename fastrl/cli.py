@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for words in sorted(COMMANDS, key=len, reverse=True):
         if tuple(argv[: len(words)]) == words:
+            if words == ("train",):  # Ctrl-C from here on: noted, and the run stops with a checkpoint
+                from fastrl import signals
+
+                previous = signals.defer()
             if words in TRAINING_COMMANDS:
                 sleep_when_waiting()
                 keep_freed_memory()
@@ -120,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                 return int(fn(split_commas(argv[len(words):]), prog=prog) or 0)
             except USER_ERRORS as err:  # a wrong env id, case, option or file: one line, as fastrl train does
                 return report_error(prog, err)
+            finally:
+                if words == ("train",):
+                    signals.restore(previous)
     if argv and argv[0] not in ("-h", "--help"):
         print(f"fastrl: unknown command {' '.join(argv[:2])!r}\n", file=sys.stderr)
         print(usage(), file=sys.stderr)

@@ -48,7 +48,7 @@ from typing import Any
 
 import torch
 
-from fastrl import checkpoint, rundir
+from fastrl import checkpoint, rundir, signals
 from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict, to_dict
 from fastrl.hardware import resolve_run
 from fastrl.io import atomic_write_json
@@ -474,7 +474,9 @@ class Run:
             if self._stop_signal is None:
                 self._stop_signal = signal.Signals(signum).name
 
-        return {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        if signals.received:  # noted since `fastrl train` started (fastrl.signals)
+            self._stop_signal = signals.received[0]
+        return {s: signal.signal(s, stop) for s in signals.STOP_SIGNALS}
 
     def _due(self, attr: str, interval: int) -> bool:
         """Whether the interval kept in ``attr`` has been reached (and if so, move it on)."""

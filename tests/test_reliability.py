@@ -427,3 +427,17 @@ def test_a_corrupt_or_edited_replay_manifest_is_one_line_naming_it(tmp_path, cap
     manifest = checkpoint.latest(run_dir) / "replay" / "manifest.json"
     _edit_json(manifest, change)
     one_line_error(capsys, train_main(["--resume", str(run_dir)]), f"{manifest}", expected)
+
+
+def test_a_signal_noted_while_fastrl_train_starts_stops_the_run_at_its_first_step(tmp_path, monkeypatch):
+    from fastrl import cli, signals
+    from fastrl.runner import RunInterrupted
+
+    monkeypatch.setattr(signals, "received", ["SIGTERM"])  # as signals.defer() notes one during the imports
+    with pytest.raises(RunInterrupted, match="received SIGTERM: stopped at env step 8,"):
+        train(catch(tmp_path / "run"))
+    assert checkpoint.load(tmp_path / "run").step == 8
+    # `fastrl train` notes signals from its start and restores the handlers after
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert signal.getsignal(signal.SIGINT) is before
