@@ -90,7 +90,8 @@ def test_torchrun_fastrl_train_ppo_writes_one_run_directory(tmp_path):
     run_dir = tmp_path / "run"
     result = torchrun(["-m", "fastrl", "train", "ppo", "--preset", "ppo-catch", "--total-env-steps",
                        str(4 * per_rollout), "--log-interval", str(per_rollout), "--run-dir", str(run_dir),
-                       "--eval-episodes", "8", "--no-progress", "--no-tensorboard"], cwd=tmp_path)
+                       "--eval-episodes", "8", "--checkpoint-interval", "0", "--no-progress", "--no-tensorboard"],
+                      cwd=tmp_path)
     assert f"run directory: {run_dir}" in result.stdout
     rows = read_jsonl(run_dir / METRICS)
     assert [r["env_steps"] for r in rows] == [per_rollout * k for k in range(1, 5)]  # counted over both ranks

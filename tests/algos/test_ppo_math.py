@@ -409,7 +409,8 @@ def test_compiled_loss_and_its_gradients_equal_the_eager_ones():
     """``compile=True`` runs the minibatch loss through torch.compile (inductor, C++ on the CPU): the loss, its
     parts and the gradients match the eager function's on the same minibatch, and a whole update runs."""
     torch.manual_seed(0)
-    learner = PPO(PPOConfig(network="nature_cnn", minibatches=2, epochs=1, compile=True), FRAMES,
+    learner = PPO(PPOConfig(network="nature_cnn", minibatches=2, epochs=1, compile=True, bf16=False,
+                            channels_last=False), FRAMES,
                   gymnasium.spaces.Discrete(6), "cpu", seed=0)
     assert learner._loss_of_minibatch is not learner._losses
     r = frame_rollout()
