@@ -189,19 +189,19 @@ def _busy_row(bench: TrainBenchConfig, name: str, idle: dict) -> dict:
     """The loop's end-to-end rate while ``bench.busy_cores`` other processes spin, beside the idle row."""
     from fastrl.benchmarks.busy import busy_cores
 
-    steps = bench.seconds * idle["value"]
-    if preset(name).algo == "ppo":
-        config = ppo_bench_config(bench, name)
-        with busy_cores(bench.busy_cores):
-            sps, _ = _ppo_end_to_end(config, steps)
-    else:
-        config = bench_config(bench, name)
-        with busy_cores(bench.busy_cores):
-            sps, _ = _end_to_end(config, steps)
+    config = _measured_config(bench, name)
+    end_to_end = _ppo_end_to_end if config.algo == "ppo" else _end_to_end
+    with busy_cores(bench.busy_cores):
+        sps, _ = end_to_end(config, bench.seconds * idle["value"])
     fields = {k: v for k, v in idle.items() if k not in ("backend", "value", "ratio_vs_bound", "ratio_vs_serial",
                                                          "ratio_vs_ceiling", "learning_share")}
     return records.record(**(fields | {"backend": f"fastrl[busy {bench.busy_cores}]", "value": sps}),
                           busy_cores=bench.busy_cores, ratio_vs_idle=sps / idle["value"])
+
+
+def _measured_config(bench: TrainBenchConfig, name: str) -> RunConfig:
+    """The preset as this bench measures it: ``ppo_bench_config`` or the off-policy ``bench_config``."""
+    return ppo_bench_config(bench, name) if preset(name, bench.env).algo == "ppo" else bench_config(bench, name)
 
 
 def measure_off_policy(bench: TrainBenchConfig, name: str) -> list[dict]:
@@ -618,11 +618,10 @@ def write_trace(bench: TrainBenchConfig, name: str) -> Path:
     from fastrl.runner import train
     from fastrl.trace import StepTrace
 
-    if preset(name, bench.env).algo == "ppo":
-        config = ppo_bench_config(bench, name)
+    config = _measured_config(bench, name)
+    if config.algo == "ppo":
         per_iteration, skip, active = config.ppo.num_steps * config.env.num_envs, 2, 2
     else:
-        config = bench_config(bench, name)
         per_iteration, active = config.env.num_envs, 10
         skip = -(-off_policy_section(config).learning_starts // per_iteration) + 20
     path = records.default_path(f"traces/train-{name}-{config.env.id}").with_suffix(".json.gz")
