@@ -104,6 +104,9 @@ def sleep_when_waiting() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; ``argv`` None: the process's own arguments (the ``fastrl`` entry point), and the process
+    exits when this returns."""
+    exiting = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     for words in sorted(COMMANDS, key=len, reverse=True):
         if tuple(argv[: len(words)]) == words:
@@ -125,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             except USER_ERRORS as err:  # a wrong env id, case, option or file: one line, as fastrl train does
                 return report_error(prog, err)
             finally:
-                if words == ("train",):
+                if words == ("train",) and exiting:
+                    signals.ignore()  # the run is over; a late signal must not change the exit code
+                elif words == ("train",):
                     signals.restore(previous)
     if argv and argv[0] not in ("-h", "--help"):
         print(f"fastrl: unknown command {' '.join(argv[:2])!r}\n", file=sys.stderr)

@@ -22,8 +22,9 @@ everything about that except the algorithm (``fastrl.algos.a3c``):
   a dead one at once (it waits on the processes' sentinels) and restarts it, and gives up with a clear
   ``WorkerFailed`` after ``max_restarts`` restarts. ``stop`` raises the stop flag, joins, then terminates
   and kills what is left, and reaps every process: no zombies.
-- **``sigterm_as_interrupt``**: SIGTERM raises ``KeyboardInterrupt`` in the supervisor, like Ctrl-C, so one
-  cleanup path (stop the workers, write the final checkpoint) serves both.
+
+The supervisor notes SIGINT and SIGTERM (``fastrl.signals.noted``) and polls for them, so one cleanup path
+(stop the workers, write the final checkpoint) serves both, and signals during it change nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -528,40 +529,3 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the stop flag and terminate() remain
         pass
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Signals in the supervisor
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Inside, SIGTERM raises ``KeyboardInterrupt`` (like Ctrl-C) in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends (a final checkpoint is not cut short by a second Ctrl-C);
-    one that arrived meanwhile is delivered after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -20,6 +20,7 @@ import io
 import json
 import math
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -235,8 +236,27 @@ def _summary_writer(directory: Path, resume_step: int | None):
         raise ImportError(f"TensorBoard scalars need the tensorboard package ({err}); install it "
                           f"(pip install tensorboard) or run with --no-tensorboard") from err
 
+    _quiet_disk_errors_in_threads()
     # purge_step drops the events an earlier run wrote after the checkpoint we resume from.
     return SummaryWriter(str(directory), purge_step=None if resume_step is None else resume_step + 1)
+
+
+def _quiet_disk_errors_in_threads() -> None:
+    """TensorBoard writes events from a thread of its own; a full disk there prints that thread's traceback,
+    then the writer raises the same error in the main thread, where the run reports it as one line. Threads'
+    disk errors are left to that one line; any other error in a thread is printed as before."""
+    from fastrl.checkpoint import DISK_ERRNOS
+
+    previous = threading.excepthook
+    if getattr(previous, "quiet_disk_errors", False):
+        return
+
+    def hook(args):
+        if not (isinstance(args.exc_value, OSError) and args.exc_value.errno in DISK_ERRNOS):
+            previous(args)
+
+    hook.quiet_disk_errors = True
+    threading.excepthook = hook
 
 
 class _ProgressLine:

@@ -51,8 +51,13 @@ def lock(run_dir: Path) -> int:
         os.close(fd)
         raise RunDirError(f"{run_dir} is in use by another fastrl train (pid {holder or '?'}, holding "
                           f"{run_dir / LOCK}): wait for it to end, or choose another --run-dir") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # the holder's pid, for the message above
+    except OSError:  # a full disk: release the lock, and leave the directory as it was
+        os.close(fd)
+        remove_if_unused(run_dir)
+        raise
     return fd
 
 

@@ -85,9 +85,17 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
         run_dir = Path(config.run_dir or default_run_dir(config))
     writer = int(os.environ.get("RANK", "0")) == 0  # torchrun: rank 0 alone writes the run directory
     created = not run_dir.exists()
-    lock = rundir.lock(run_dir) if writer else None
+    lock = None
     try:
-        return _train_locked(config, run_dir, resume is not None, stop_at, algo_module(config.algo), writer, trace)
+        try:
+            lock = rundir.lock(run_dir) if writer else None
+            return _train_locked(config, run_dir, resume is not None, stop_at, algo_module(config.algo), writer,
+                                 trace)
+        except OSError as err:  # a full or failing disk anywhere (the lock, the start's files, TensorBoard's)
+            failed = checkpoint.write_failed(err, err.filename or run_dir, run_dir)
+            if failed is None:
+                raise
+            raise failed from None
     except BaseException:
         if created and lock is not None:  # a start refused before it wrote anything leaves no directory behind
             rundir.remove_if_unused(run_dir)

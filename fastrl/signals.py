@@ -9,8 +9,10 @@ Light on purpose: this module imports nothing heavy, so it is in place before an
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: names of the stop signals noted since ``defer`` (oldest first)
@@ -33,3 +35,29 @@ def restore(previous: dict) -> None:
     received.clear()
     for signum, handler in previous.items():
         signal.signal(signum, handler)
+
+
+def ignore() -> None:
+    """Ignore SIGINT and SIGTERM from now on: for a process whose run is over and which only exits. Python
+    resets the handlers it installed to the default while it shuts down, so a late Ctrl-C of a burst would
+    kill the process by signal and turn its exit code (0, or 130 with the checkpoint written) into -2;
+    ignored signals stay ignored."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def noted() -> Iterator[None]:
+    """Inside, SIGINT and SIGTERM are only noted in ``received`` (those noted before stay) for a loop that
+    polls it (A3C's supervisor); the previous handlers come back after. A signal during the final checkpoint
+    is noted too, so it cannot cut the write short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, note) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

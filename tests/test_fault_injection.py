@@ -68,3 +68,34 @@ def test_a_run_killed_twenty_times_ends_as_the_uninterrupted_run(tmp_path):
     a, b = (checkpoint.load(d).state["loop"]["learner"] for d in (whole, split))
     assert all(torch.equal(a["online"][k], b["online"][k]) for k in a["online"])
     assert all(torch.equal(a["target"][k], b["target"][k]) for k in a["target"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a3c_through_the_cli_stops_on_a_burst_of_signals_with_a_checkpoint_and_resumes(tmp_path, signum):
+    """``fastrl train`` notes stop signals from its first line (``fastrl.signals``); A3C's supervisor must act
+    on them: a burst of six stops the workers once, writes one checkpoint and prints how to resume."""
+    run_dir = tmp_path / "a3c"
+    process = _start(["a3c", "--preset", "a3c-catch", "--total-env-steps", "10000000", "--log-interval", "500",
+                      "--no-tensorboard", "--no-progress", "--run-dir", str(run_dir)])
+    while not (run_dir / METRICS).exists() or not read_jsonl(run_dir / METRICS):  # the workers are stepping
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.1)
+    for _ in range(6):
+        process.send_signal(signum)
+        time.sleep(0.05)
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"A3C kept training after six {signum.name}s")
+    err = process.stderr.read().strip()
+    assert code == 130, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert f"received {signum.name}" in err and f"--resume {run_dir}" in err, err
+    stopped_at = checkpoint.load(run_dir).step
+    resumed = subprocess.run([sys.executable, "-m", "fastrl", "train", "--resume", str(run_dir),
+                              "--total-env-steps", str(stopped_at + 2_000), "--no-progress"],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert checkpoint.load(run_dir).step >= stopped_at + 2_000

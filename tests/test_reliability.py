@@ -4,6 +4,7 @@ signals end a run with a checkpoint, and every user's error is one line naming t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -248,6 +249,40 @@ def _full_disk(*args, **kwargs):
     import errno
 
     raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A directory on a 64 KiB tmpfs that is already full (root can mount one; else the test skips)."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        with open(mount / "fill", "wb", buffering=0) as fill, contextlib.suppress(OSError):
+            while True:
+                fill.write(b"\0" * 4096)
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("algo, preset, flags", [("dqn", "dqn-catch", []), ("ppo", "ppo-catch", ["--no-tensorboard"]),
+                                                  ("a3c", "a3c-catch", [])])
+def test_a_full_disk_at_the_start_is_one_line_without_a_thread_traceback(full_disk, algo, preset, flags):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fastrl", "train", algo, "--preset", preset, "--run-dir",
+                           str(full_disk / "run"), "--no-progress", *flags], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Exception in thread" not in done.stderr, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert f"fastrl train {algo}: error: could not write {full_disk / 'run'}" in line, line
+    assert "No space left on device; no checkpoint has been written yet" in line, line
 
 
 def test_a_full_disk_while_checkpointing_is_one_line_naming_the_intact_checkpoint(tmp_path, monkeypatch, capsys):

@@ -57,7 +57,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fastrl import checkpoint, hogwild
+from fastrl import checkpoint, hogwild, signals
 from fastrl.config import A3CConfig, check_fits_env, network_for
 from fastrl.io import atomic_write_json
 from fastrl.log import RunLogger
@@ -630,10 +630,12 @@ class _Supervisor:
         every = config.checkpoint_every()
         next_checkpoint = _next_multiple(start, every) if every else None
         try:
-            with hogwild.sigterm_as_interrupt():
+            with signals.noted():
                 try:
                     pool.start()
                     while True:
+                        if signals.received:  # Ctrl-C or SIGTERM, now or before the run began
+                            raise KeyboardInterrupt(f"received {signals.received[0]}")
                         pool.watch(0.1)
                         self._episodes += reader.new_episodes()  # often: the rings hold a few seconds' worth
                         steps = board.total_steps()
@@ -654,20 +656,19 @@ class _Supervisor:
                 except hogwild.WorkerFailed as failure:
                     outcome = failure
                 finally:
-                    with hogwild.signals_deferred():
-                        pool.stop()
-                        if reached:  # end with the parameters that reached the target (θ moved on since)
-                            self.shared.params.copy_(self.shared.evaluated)
-                        steps = board.total_steps()
-                        played = evaluation["eval_env_steps"] if reached else steps  # the θ of that step
-                        self._log(logger, reader, pool, steps, self._final_eval(played) if finished else {})
-                        path = self._save(pool)
+                    pool.stop()
+                    if reached:  # end with the parameters that reached the target (θ moved on since)
+                        self.shared.params.copy_(self.shared.evaluated)
+                    steps = board.total_steps()
+                    played = evaluation["eval_env_steps"] if reached else steps  # the θ of that step
+                    self._log(logger, reader, pool, steps, self._final_eval(played) if finished else {})
+                    path = self._save(pool)
         finally:
             torch.set_num_threads(threads_before)
             logger.close(plot=finished)
         if isinstance(outcome, KeyboardInterrupt):
-            raise RunInterrupted(f"{str(outcome) or 'interrupted'}: workers stopped, checkpoint written to {path}; "
-                                 f"continue with --resume {self.run_dir}")
+            raise RunInterrupted(f"{str(outcome) or 'interrupted'}: workers stopped at env step {steps:,}, "
+                                 f"checkpoint written to {path}; continue with fastrl train --resume {self.run_dir}")
         if outcome is not None:
             raise outcome
 

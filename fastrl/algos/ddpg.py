@@ -52,6 +52,7 @@ from torch import nn
 
 from fastrl import checkpoint
 from fastrl.algos.dqn import updates_due
+from fastrl.algos.gradients import GradNormPeak
 from fastrl.algos.ppo import RunningMeanStd
 from fastrl.config import DDPGConfig
 from fastrl.ops.categorical_projection import categorical_projection
@@ -177,6 +178,7 @@ class DDPG:
         self.updates = 0  # critic updates
         # STATS sums and the critic-update count, then the actor-loss sum and the actor-update count
         self.stats = torch.zeros(len(STATS) + 3, device=self.device)
+        self.grad_norm = GradNormPeak(self.device)  # over the critic's and the actor's steps
 
     # -----------------------------------------------------------------------------------------------------
     # Acting
@@ -278,8 +280,7 @@ class DDPG:
         loss, priorities, q_taken, abs_td = critic_loss(obs, batch.action.flatten(1), target, weights)
         self.critic_optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if c.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.critic.parameters(), c.max_grad_norm, foreach=True)
+        self.grad_norm.clip(self.critic.parameters(), c.max_grad_norm)
         self.critic_optimizer.step()
         self.updates += 1
 
@@ -325,8 +326,7 @@ class DDPG:
             loss.backward()
         finally:
             self.critic.requires_grad_(True)
-        if self.config.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.actor.parameters(), self.config.max_grad_norm, foreach=True)
+        self.grad_norm.clip(self.actor.parameters(), self.config.max_grad_norm)
         self.actor_optimizer.step()
         return loss.detach()
 
@@ -351,7 +351,7 @@ class DDPG:
         out = {name: total / count for name, total in zip(STATS, sums, strict=False)}
         if actor_updates:
             out["actor_loss"] = actor_loss / actor_updates
-        return out | {"updates": self.updates}
+        return out | {"grad_norm": self.grad_norm.take(), "updates": self.updates}
 
     # -----------------------------------------------------------------------------------------------------
     # Checkpointing

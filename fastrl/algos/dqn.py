@@ -35,6 +35,7 @@ import time
 import torch
 
 from fastrl import checkpoint
+from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import DQNConfig, network_for
 from fastrl.nets import q_network
 from fastrl.ops.categorical_projection import categorical_projection
@@ -63,6 +64,7 @@ class DQN:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)  # exploration draws
         self.updates = 0
         self.stats = torch.zeros(len(STATS) + 1, device=self.device)  # STATS sums, then the update count
+        self.grad_norm = GradNormPeak(self.device)
 
     # -----------------------------------------------------------------------------------------------------
     # Acting
@@ -110,8 +112,7 @@ class DQN:
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.config.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.config.max_grad_norm, foreach=True)
+        self.grad_norm.clip(self.online.parameters(), self.config.max_grad_norm)
         if self.config.anneal_lr:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.config.lr * max(0.0, 1.0 - self.updates / self.updates_total)
@@ -170,7 +171,8 @@ class DQN:
         count = sums[-1]
         if count == 0:
             return {}
-        return {name: total / count for name, total in zip(STATS, sums, strict=False)} | {"updates": self.updates}
+        return ({name: total / count for name, total in zip(STATS, sums, strict=False)}
+                | {"grad_norm": self.grad_norm.take(), "updates": self.updates})
 
     # -----------------------------------------------------------------------------------------------------
     # Checkpointing

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from fastrl import checkpoint
+from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import ConfigError, PPOConfig, network_for
 from fastrl.envs.base import torch_dtype
 from fastrl.hardware import resolve_ppo
@@ -254,6 +255,7 @@ class PPO:
         self.rollouts = 0  # rollouts learned from (the learning-rate schedule's clock)
         self.updates = 0  # gradient steps
         self.stats = torch.zeros(len(STATS) + 1, device=self.device)  # STATS sums, then the update count
+        self.grad_norm = GradNormPeak(self.device)
         self.rollout_stats = torch.zeros(len(ROLLOUT_STATS) + 1, device=self.device)
         self._noise = None
         self._buffers = None
@@ -459,8 +461,7 @@ class PPO:
         if self._flat_grad is not None:
             torch.distributed.all_reduce(self._flat_grad)
             self._flat_grad.div_(self.world_size)
-        if c.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.params, c.max_grad_norm, foreach=True)
+        self.grad_norm.clip(self.params, c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
         with torch.no_grad():
@@ -510,6 +511,8 @@ class PPO:
         if rollout_sums[-1]:
             out.update({name: total / rollout_sums[-1] for name, total in zip(ROLLOUT_STATS, rollout_sums,
                                                                                  strict=False)})
+        if sums[-1]:
+            out["grad_norm"] = self.grad_norm.take()
         if out:
             out |= {"updates": self.updates, "lr": self.optimizer.param_groups[0]["lr"]}
         return out

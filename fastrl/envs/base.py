@@ -112,7 +112,7 @@ class VecEnv:
             if name in cls.__dict__:
                 setattr(cls, name, _refuse_when_closed(cls.__dict__[name]))
         if "close" in cls.__dict__:
-            setattr(cls, "close", _close_once(cls.__dict__["close"]))
+            cls.close = _close_once(cls.__dict__["close"])
 
     def __enter__(self):
         return self
