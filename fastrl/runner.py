@@ -1,14 +1,14 @@
 """The plumbing of a training run, shared by every learner: ``train(config)`` and ``train(resume=RUN_DIR)``.
 
 ``train`` makes the run directory (resolved config, metadata), the envs, the logger; then hands a ``Run`` to
-the learner's loop (``fastrl.algos.algo_module(config.algo).train``; see ``fastrl.algos`` for what a learner
-module offers), which calls back into it:
+the learner's loop (``Algorithm.train`` of ``fastrl.algos.algorithm(config.algo)``; see ``fastrl.algos.base``
+for what an algorithm declares), which calls back into it:
 
 - ``run.make_replay(...)``: the replay buffer for this run's envs (off-policy learners; loaded from the
   checkpoint on resume);
 - ``run.start(replay=None)``: the first observation (the envs' reset, or the checkpointed one on resume;
   None for async envs, whose first observations come through ``recv``);
-- ``run.stopwatch``: per-stage host timers (the learner module's ``STAGES``);
+- ``run.stopwatch``: per-stage host timers (the algorithm's ``stages``);
 - ``run.after_step(info)``: counts the env steps of one step (or one async batch) and buffers episode
   statistics on the device;
 - ``run.tick(learner, state, replay=None)``: at its intervals, writes a metrics row (the loop's only
@@ -17,7 +17,7 @@ module offers), which calls back into it:
   (its rows and checkpoints then land on the first rollout boundary at or after each interval).
 
 **Data parallel (torchrun).** Under ``torchrun --nproc-per-node K`` (``WORLD_SIZE`` > 1) ``train`` joins the
-process group (NCCL on CUDA, gloo on the CPU) for learners that support it (``DISTRIBUTED``). Every rank
+process group (NCCL on CUDA, gloo on the CPU) for learners that support it (``Algorithm.distributed``). Every rank
 runs its own envs, seeded ``seed + rank * num_envs`` (so K ranks of N envs see the envs one process of K*N
 would), and counts env steps over all ranks; only rank 0 writes the run directory, logs, evaluates and
 checkpoints. The learner all-reduces its gradients.
@@ -56,7 +56,6 @@ from fastrl.log import RunLogger
 
 CONFIG = "config.json"
 META = "meta.json"
-STAGES = ("env", "act", "replay_add", "sample", "update")
 #: offset between the training envs' seed and the evaluation envs' seed
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -71,7 +70,7 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
     ``trace``: a ``fastrl.trace.StepTrace`` that every iteration of the loop steps (``fastrl bench train
     --profile``).
     """
-    from fastrl.algos import algo_module
+    from fastrl.algos import algorithm
 
     if resume is not None:
         run_dir = Path(resume)
@@ -89,7 +88,7 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
     try:
         try:
             lock = rundir.lock(run_dir) if writer else None
-            return _train_locked(config, run_dir, resume is not None, stop_at, algo_module(config.algo), writer,
+            return _train_locked(config, run_dir, resume is not None, stop_at, algorithm(config.algo), writer,
                                  trace)
         except OSError as err:  # a full or failing disk anywhere (the lock, the start's files, TensorBoard's)
             failed = checkpoint.write_failed(err, err.filename or run_dir, run_dir)
@@ -105,7 +104,7 @@ def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
             rundir.unlock(lock)
 
 
-def _train_locked(config: RunConfig, run_dir: Path, resume: bool, stop_at: int | None, module, writer: bool,
+def _train_locked(config: RunConfig, run_dir: Path, resume: bool, stop_at: int | None, algo, writer: bool,
                   trace) -> Path:
     """``train`` once the run directory is this process's: clean it up, load the checkpoint, run the loop."""
     if writer:
@@ -124,15 +123,15 @@ def _train_locked(config: RunConfig, run_dir: Path, resume: bool, stop_at: int |
         if writer:
             rundir.set_aside_stale(run_dir)
         ckpt = None
-    if hasattr(module, "train_run"):  # a learner that runs its own processes (A3C's Hogwild workers)
-        module.train_run(config, run_dir, ckpt, stop_at=stop_at)
+    if algo.supervise is not None:  # a learner that runs its own processes (A3C's Hogwild workers)
+        algo.supervise(config, run_dir, ckpt, stop_at=stop_at)
         return run_dir
-    joined = _join_process_group(config, module)
+    joined = _join_process_group(config, algo)
     try:
         run = Run(config, run_dir, ckpt, stop_at=stop_at)
         run.trace = trace
         try:
-            module.train(run)
+            algo.train(run)
         finally:
             run.close()
     finally:
@@ -141,14 +140,14 @@ def _train_locked(config: RunConfig, run_dir: Path, resume: bool, stop_at: int |
     return run_dir
 
 
-def _join_process_group(config: RunConfig, module) -> bool:
+def _join_process_group(config: RunConfig, algo) -> bool:
     """Join torchrun's process group where ``WORLD_SIZE`` > 1 (and not joined yet); True if joined here."""
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or (dist.is_available() and dist.is_initialized()):
         return False
-    if not getattr(module, "DISTRIBUTED", False):
+    if not algo.distributed:
         raise ConfigError(f"{config.algo} does not train data-parallel: run it without torchrun "
                           f"(WORLD_SIZE={world})")
     device = torch.device(config.resolved_device())
@@ -194,26 +193,26 @@ def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = 
                  checkpoint_path: str | Path | None = None, device: str | None = None,
                  seed: int = 12345) -> dict[str, Any]:
     """Play ``episodes`` episodes with a run's saved policy; mean and std of the full-game return."""
-    from fastrl.algos import algo_module
+    from fastrl.algos import algorithm
 
     if episodes < 1:
         raise ValueError(f"--episodes {episodes}: expected at least 1")
     if epsilon is not None and not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"--epsilon {epsilon}: expected a probability in [0, 1]")
     config = load_run_config(run_dir, device)
-    module = algo_module(config.algo)
-    if hasattr(module, "evaluate_run"):  # a learner that evaluates its own way (A3C: recurrent policies)
-        return module.evaluate_run(run_dir, episodes=episodes, epsilon=epsilon, num_envs=num_envs,
+    algo = algorithm(config.algo)
+    if algo.evaluate_run is not None:  # a learner that evaluates its own way (A3C: shared-memory policies)
+        return algo.evaluate_run(run_dir, episodes=episodes, epsilon=epsilon, num_envs=num_envs,
                                    checkpoint_path=checkpoint_path, device=device, seed=seed)
     ckpt = checkpoint.load(checkpoint_path or run_dir, device=config.resolved_device())
     envs = make_env(config, num_envs or min(episodes, config.env.num_envs), seed)
     try:
         check_fits_env(config, envs.single_observation_space, envs.single_action_space)
-        learner = module.learner_for(config, envs.single_observation_space, envs.single_action_space,
+        learner = algo.learner_for(config, envs.single_observation_space, envs.single_action_space,
                                      config.resolved_device())
         rundir.check_learner_fits(None, config, ckpt.state["loop"]["learner"], learner.state_dict(), ckpt.path)
         learner.load_state_dict(ckpt.state["loop"]["learner"])
-        act, policy = module.evaluation_policy(learner, config, epsilon)
+        act, policy = algo.evaluation_policy(learner, config, epsilon)
         returns = torch.tensor(evaluate(envs, act, episodes, seed=seed, device=learner.device),
                                dtype=torch.float64)
     finally:
@@ -241,9 +240,9 @@ class Run:
 
     def __init__(self, config: RunConfig, run_dir: Path, ckpt: checkpoint.Checkpoint | None,
                  stop_at: int | None = None):
-        from fastrl.algos import algo_module
+        from fastrl.algos import algorithm
 
-        module = algo_module(config.algo)
+        algo = algorithm(config.algo)
         self.config = config
         self.run_dir = run_dir
         self.rank, self.world_size = _rank_and_world()
@@ -256,7 +255,7 @@ class Run:
         self.env_steps = ckpt.step if ckpt else 0
         #: seed of this rank's envs (env i gets env_seed + i); ranks hold consecutive blocks of envs
         self.env_seed = config.seed + self.rank * config.env.num_envs
-        env_options = module.env_options(config) if hasattr(module, "env_options") else {}
+        env_options = algo.env_options(config)
         self.envs = make_env(config, config.env.num_envs, self.env_seed, **env_options)
         try:
             check_fits_env(config, self.envs.single_observation_space, self.envs.single_action_space)
@@ -274,7 +273,7 @@ class Run:
 
         if ckpt is not None:  # before anything is written: the learner this config builds must fit the checkpoint
             try:
-                fresh = module.learner_for(config, self.envs.single_observation_space, self.action_space, "cpu")
+                fresh = algo.learner_for(config, self.envs.single_observation_space, self.action_space, "cpu")
                 rundir.check_learner_fits(_stored_config(run_dir), config, ckpt.state["loop"]["learner"],
                                           fresh.state_dict(), ckpt.path)
             except BaseException:
@@ -289,9 +288,9 @@ class Run:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.logger = RunLogger(run_dir, config.total_env_steps, tensorboard=config.tensorboard,
                                     progress=config.progress, resume_step=ckpt.step if ckpt else None)
-        self.stopwatch = Stopwatch(getattr(module, "STAGES", STAGES))
+        self.stopwatch = Stopwatch(algo.stages)
         self.episodes = EpisodeStats(self.envs.batch_size, _rows_per_log(config, self.envs.batch_size), self.device)
-        self._module = module
+        self._algo = algo
         self.envs_restored = False  # set by start(): the envs continue the checkpoint's episodes
         self._next_log = _next_multiple(self.env_steps, config.log_interval)
         self._next_eval = _next_multiple(self.env_steps, config.eval_interval) if config.eval_interval else None
@@ -416,7 +415,7 @@ class Run:
         if self._eval_envs is None:
             count = min(self.config.eval_episodes, max(self.config.env.num_envs, 1))
             self._eval_envs = make_env(self.config, count, self.config.seed + EVAL_SEED_OFFSET)
-        act, _ = self._module.evaluation_policy(learner, self.config)
+        act, _ = self._algo.evaluation_policy(learner, self.config)
         returns = evaluate(self._eval_envs, act, self.config.eval_episodes,
                            seed=self.config.seed + EVAL_SEED_OFFSET + self.env_steps, device=learner.device)
         t = torch.tensor(returns, dtype=torch.float64)

@@ -28,7 +28,7 @@ from typing import Annotated
 
 import tyro
 
-from fastrl.algos import ALGOS
+from fastrl.algos import algorithm, algorithms
 from fastrl.checkpoint import CheckpointError, RunDirError, TrainingDiverged
 from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset, presets_of
 from fastrl.replay import InsufficientMemoryError
@@ -49,14 +49,14 @@ def train_main(argv: list[str], prog: str = "fastrl train") -> int:
         print(f"{prog}: error: --resume {resume}: expected the run directory after --resume (fastrl train "
               f"--resume RUN_DIR [flags])", file=sys.stderr)
         return 2
-    if resume is not None and argv and argv[0] in ALGOS:
+    if resume is not None and argv and argv[0] in algorithms():
         argv = argv[1:]
     if resume is None:
-        if not argv or argv[0] not in ALGOS:
+        if not argv or argv[0] not in algorithms():
             if argv and argv[0] in ("-h", "--help"):
                 print(_train_usage(prog))
                 return 0
-            print(f"{prog}: expected an algorithm ({', '.join(ALGOS)}) or --resume RUN_DIR, got "
+            print(f"{prog}: expected an algorithm ({', '.join(algorithms())}) or --resume RUN_DIR, got "
                   f"{argv[0] if argv else 'nothing'!r}\n\n{_train_usage(prog)}", file=sys.stderr)
             return 2
         algo, argv = argv[0], argv[1:]
@@ -132,10 +132,8 @@ def eval_main(argv: list[str], prog: str = "fastrl eval") -> int:
 def _default_config(algo: str, env: str | None) -> RunConfig:
     """``fastrl train <algo>`` without a preset: the learner's own defaults for ``env`` where it has them
     (A3C: a3c-atari for Atari ids), else ``RunConfig``'s."""
-    from fastrl.algos import algo_module
-
-    module = algo_module(algo)
-    return module.default_config(env) if hasattr(module, "default_config") else RunConfig(algo=algo)
+    default = algorithm(algo).default_config
+    return default(env) if default is not None else RunConfig(algo=algo)
 
 
 def report_error(prog: str, err: Exception) -> int:
@@ -166,7 +164,7 @@ def _changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
 def _train_usage(prog: str) -> str:
     return (f"usage: {prog} <algo> [--preset NAME] [--env ID] [--field value ...]\n"
             f"       {prog} --resume RUN_DIR [--field value ...]\n\n"
-            f"algorithms: {', '.join(ALGOS)}   (`{prog} <algo> --help` lists every field)")
+            f"algorithms: {', '.join(algorithms())}   (`{prog} <algo> --help` lists every field)")
 
 
 def _train_description(resume: str | None, algo: str) -> str:

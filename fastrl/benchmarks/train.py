@@ -84,10 +84,10 @@ import torch
 import tyro
 
 from fastrl import records
+from fastrl.algos.base import OFF_POLICY_STAGES
 from fastrl.config import ALGO_FIELDS, DDPG_VARIANTS, ConfigError, RunConfig, preset
 from fastrl.hardware import resolve_run
 
-STAGES = ("env", "act", "replay_add", "sample", "update")
 #: windows of a measurement whose least CPU time per step is taken (see ``_timed_cpu``)
 CPU_WINDOWS = 5
 #: learner family -> the presets ``--algo`` measures
@@ -307,14 +307,14 @@ def _learner_only(envs, config: RunConfig, seconds: float) -> float:
 def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
     """One off-policy learner step (sample, update, priorities where prioritized) on a replay filled with
     ``learning_starts`` random steps of ``envs``: 1 update."""
-    from fastrl.algos import algo_module
+    from fastrl.algos import algorithm
     from fastrl.replay import ReplayBuffer
     from fastrl.runner import replay_config_for
 
     section = off_policy_section(config)
     device = torch.device(config.resolved_device())
-    learner = algo_module(config.algo).learner_for(config, envs.single_observation_space,
-                                                   envs.single_action_space, device)
+    learner = algorithm(config.algo).learner_for(config, envs.single_observation_space,
+                                                 envs.single_action_space, device)
     replay = ReplayBuffer(replay_config_for(config, envs, section.gamma, 1 << 30), device)
     actions = _random_actions(envs, device)
     replay.add(envs.reset(seed=config.seed))
@@ -338,7 +338,7 @@ def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict
     per_iteration = config.env.num_envs
     interval = max(per_iteration, int(steps_after_fill / 5) // per_iteration * per_iteration)
     start = -(-off_policy_section(config).learning_starts // interval) * interval  # the first row after the fill
-    return _loop_rate(config, interval, start, start + 5 * interval, STAGES)
+    return _loop_rate(config, interval, start, start + 5 * interval, OFF_POLICY_STAGES)
 
 
 def _loop_rate(config: RunConfig, interval: int, start: int, stop: int,
@@ -371,7 +371,7 @@ def ppo_bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 
 
 def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
-    from fastrl.algos.ppo import env_options
+    from fastrl.algos.ppo.learner import env_options
     from fastrl.envs.base import cpu_cores
     from fastrl.runner import make_env
 
@@ -499,7 +499,7 @@ def _env_body(envs, seed: int | None = None) -> Callable[[], int]:
 
 def _ppo_learner_and_rollout(envs, config: RunConfig):
     """A fresh PPO learner and one rollout its policy collected from ``envs``."""
-    from fastrl.algos.ppo import learner_for
+    from fastrl.algos.ppo.learner import learner_for
     from fastrl.envs.base import torch_dtype
     from fastrl.rollout import Collector, Rollout
     from fastrl.runner import Stopwatch
@@ -578,11 +578,11 @@ def _ppo_act_body(learner, rollout, batch_size: int) -> Callable[[], int]:
 
 def _ppo_end_to_end(config: RunConfig, steps: float) -> tuple[float, dict[str, float]]:
     """The training loop's env steps/s after its first log row (warm-up), and its mean per-stage ms there."""
-    from fastrl.algos.ppo import STAGES as PPO_STAGES
+    from fastrl.algos import algorithm
 
     per_rollout = config.ppo.num_steps * config.env.num_envs
     interval = max(per_rollout, int(steps / 5) // per_rollout * per_rollout)
-    return _loop_rate(config, interval, interval, 6 * interval, PPO_STAGES)
+    return _loop_rate(config, interval, interval, 6 * interval, algorithm("ppo").stages)
 
 
 def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int:

@@ -62,7 +62,7 @@ def bench_config(bench: A3CBenchConfig, workers: int):
 
 
 def measure(bench: A3CBenchConfig) -> list[dict]:
-    from fastrl.algos.a3c import measure_throughput
+    from fastrl.algos.a3c.learner import measure_throughput
 
     if bench.algo != "a3c":
         raise ValueError(f"--algo {bench.algo!r}: this suite measures the a3c family (its presets choose the method)")

@@ -10,7 +10,8 @@ from collections import Counter
 import pytest
 import torch
 
-from fastrl.algos import a3c
+from fastrl.algos.a3c import learner as a3c
+from fastrl.algos.a3c.spec import default_config
 from fastrl.config import ConfigError, check_fits_env, preset
 
 
@@ -105,9 +106,9 @@ def test_run_checks():
 
 
 def test_default_config_follows_the_env():
-    assert a3c.default_config("Breakout-v5").a3c.workers == 16
-    assert a3c.default_config("Breakout-v5").env.id == "Breakout-v5"
-    cartpole = a3c.default_config("CartPole-v1")
+    assert default_config("Breakout-v5").a3c.workers == 16
+    assert default_config("Breakout-v5").env.id == "Breakout-v5"
+    cartpole = default_config("CartPole-v1")
     assert cartpole.env.num_envs == 1 and cartpole.a3c.network == "mlp"
 
 

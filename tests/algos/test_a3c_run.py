@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fastrl import checkpoint
-from fastrl.algos import a3c
+from fastrl.algos.a3c import learner as a3c
 from fastrl.config import preset
 from fastrl.log import METRICS, read_jsonl
 from fastrl.runner import load_run_config, train

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastrl.algos.ddpg import DDPG, bootstrapped_target, smoothed_target_action
+from fastrl.algos.ddpg.learner import DDPG, bootstrapped_target, smoothed_target_action
 from fastrl.config import ConfigError, DDPGConfig, EnvConfig, ReplayConfig, RunConfig, check_fits_env
 from fastrl.replay import Batch, ReplayBuffer
 from fastrl.replay import ReplayConfig as BufferConfig

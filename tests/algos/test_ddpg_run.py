@@ -243,7 +243,7 @@ def test_cli_refuses_configs_that_do_not_fit(argv, message, tmp_path, capsys):
 def test_an_update_on_cuda_matches_the_cpu(variant):
     """The same weights and batch give the same update on CUDA (DDPG's and D4PG's updates draw no noise; D4PG's
     projection runs on the GPU's backend of ops.categorical_projection)."""
-    from fastrl.algos.ddpg import DDPG
+    from fastrl.algos.ddpg.learner import DDPG
     from fastrl.replay import Batch
 
     obs_space = gymnasium.spaces.Box(-np.inf, np.inf, (5,), np.float32)

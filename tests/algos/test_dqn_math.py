@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fastrl.algos.dqn import DQN, updates_due, updates_total
+from fastrl.algos.dqn.learner import DQN, updates_due, updates_total
 from fastrl.config import DQNConfig, RunConfig
 from fastrl.nets import DuelingHead, dueling_combine, q_network
 from fastrl.ops.categorical_projection import categorical_projection

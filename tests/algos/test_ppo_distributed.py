@@ -27,7 +27,7 @@ WORKER = textwrap.dedent('''
     import dataclasses, os, sys
     from pathlib import Path
     import safetensors.torch, torch, torch.distributed as dist
-    from fastrl.algos import ppo
+    from fastrl.algos.ppo.learner import learner as ppo
     from fastrl.config import preset
     from fastrl.runner import Run
 
@@ -72,7 +72,7 @@ def test_two_gloo_ranks_keep_bit_identical_parameters(tmp_path):
     assert int(ranks[1]["env_seed"]) - int(ranks[0]["env_seed"]) == config.env.num_envs
     assert not torch.equal(ranks[0]["cart_state"], ranks[1]["cart_state"])
     # The parameters did move from the initialization (the same on every rank: seeded by the config).
-    from fastrl.algos.ppo import learner_for
+    from fastrl.algos.ppo.learner import learner_for
     from fastrl.envs import make_env
 
     envs = make_env("CartPole-v1", 1, backend="native")

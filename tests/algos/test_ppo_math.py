@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastrl.algos.ppo import (
+from fastrl.algos.ppo.learner import (
     PPO,
     RewardScaler,
     RunningMeanStd,

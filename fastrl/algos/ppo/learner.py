@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from fastrl import checkpoint
+from fastrl.algos.common import RunningMeanStd, make_optimizer
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import ConfigError, PPOConfig, network_for
 from fastrl.envs.base import torch_dtype
@@ -54,10 +55,6 @@ from fastrl.nets import MLP, NatureCNN
 from fastrl.ops.returns import gae
 from fastrl.rollout import Collector, Rollout
 
-#: the loop's per-stage timers (fastrl.runner.Stopwatch)
-STAGES = ("env", "act", "store", "advantages", "update")
-#: the loop trains data-parallel under torchrun (gradients all-reduced)
-DISTRIBUTED = True
 #: learner statistics, averaged over minibatch updates between two log rows
 STATS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 #: statistics averaged over rollouts
@@ -70,42 +67,6 @@ RANK_SEED_STRIDE = 7_919
 # ---------------------------------------------------------------------------------------------------------
 # The network: policy and value
 # ---------------------------------------------------------------------------------------------------------
-
-
-class RunningMeanStd(nn.Module):
-    """Running mean and variance of a stream of batches (Chan et al.'s parallel update), float64 buffers.
-
-    ``update`` may all-reduce each batch's moments first, so that data-parallel ranks keep the same statistics.
-    """
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
-        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
-        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
-
-    @torch.no_grad()
-    def update(self, x: torch.Tensor, mask: torch.Tensor, all_reduce: bool = False) -> None:
-        """Add the rows of ``x`` [B, *shape] where ``mask`` [B] is True."""
-        weight = mask.to(torch.float64).view(-1, *([1] * (x.dim() - 1)))
-        x = x.to(torch.float64)
-        moments = torch.cat([weight.sum().view(1), (x * weight).sum(0).flatten(),
-                             (x.square() * weight).sum(0).flatten()])
-        if all_reduce:
-            torch.distributed.all_reduce(moments)
-        size = self.mean.numel()
-        count, total, squares = moments[0], moments[1:1 + size].view_as(self.mean), moments[1 + size:].view_as(self.mean)
-        batch_mean = total / count.clamp(min=1.0)
-        batch_var = (squares / count.clamp(min=1.0) - batch_mean.square()).clamp(min=0.0)
-        delta = batch_mean - self.mean
-        new_count = self.count + count
-        self.var.copy_((self.var * self.count + batch_var * count + delta.square() * self.count * count / new_count)
-                       / new_count)
-        self.mean.add_(delta * count / new_count)
-        self.count.copy_(new_count)
-
-    def normalize(self, x: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
-        return ((x.float() - self.mean.float()) * torch.rsqrt(self.var.float() + 1e-8)).clamp(-clip, clip)
 
 
 class ActorCritic(nn.Module):
@@ -250,7 +211,8 @@ class PPO:
             self.action_high = torch.as_tensor(action_space.high, dtype=torch.float32, device=self.device)
         self.params = list(self.net.parameters())
         self._flat_grad = self._grads_in_one_buffer() if world_size > 1 else None
-        self.optimizer = _optimizer(config, self.params)
+        self.optimizer = make_optimizer(config.optimizer, self.params, lr=config.lr, eps=config.optim_eps,
+                                        rmsprop_alpha=config.rmsprop_alpha)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)  # action noise, minibatches
         self.rollouts = 0  # rollouts learned from (the learning-rate schedule's clock)
         self.updates = 0  # gradient steps
@@ -565,14 +527,6 @@ class RewardScaler:
         self.stats.load_state_dict(state["stats"])
         if envs_continue:
             self.returns.copy_(state["returns"])
-
-
-def _optimizer(config: PPOConfig, params) -> torch.optim.Optimizer:
-    """Adam runs fused (one kernel for all parameters); torch has no fused RMSProp, so it runs with foreach."""
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, eps=config.optim_eps, fused=True)
-    return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_alpha, eps=config.optim_eps,
-                               foreach=True)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -72,23 +72,7 @@ STAT_COLUMNS = 5
 EVAL_SEED_OFFSET = 1_000_003
 EVENTS = "workers.jsonl"
 #: modules the forkserver imports once, so that a worker (or a restarted one) starts without importing them
-PRELOAD = ("fastrl.algos.a3c", "fastrl.envs", "fastrl.envs.envpool")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Defaults without a preset
-# ---------------------------------------------------------------------------------------------------------
-
-
-def default_config(env: str | None = None):
-    """``fastrl train a3c`` without a preset: a3c-atari (on ``env``) for Atari ids, else the paper's settings
-    on ``env`` with an MLP torso."""
-    from fastrl.config import EnvConfig, RunConfig, preset
-    from fastrl.envs.atari import atari_game
-
-    if env is None or atari_game(env):
-        return preset("a3c-atari", env)
-    return RunConfig(algo="a3c", env=EnvConfig(id=env, num_envs=1), a3c=A3CConfig(network="mlp"), torch_threads=1)
+PRELOAD = ("fastrl.algos.a3c.learner", "fastrl.envs", "fastrl.envs.envpool")
 
 
 # ---------------------------------------------------------------------------------------------------------

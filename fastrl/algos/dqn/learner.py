@@ -35,6 +35,7 @@ import time
 import torch
 
 from fastrl import checkpoint
+from fastrl.algos.common import make_optimizer, updates_due
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import DQNConfig, network_for
 from fastrl.nets import q_network
@@ -58,7 +59,9 @@ class DQN:
         self.online = q_network(observation_shape, actions, network=network_for(config, observation_shape),
                                 hidden=config.hidden, dueling=config.dueling, atoms=self.atoms).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.optimizer = _optimizer(config, self.online.parameters())
+        self.optimizer = make_optimizer(config.optimizer, self.online.parameters(), lr=config.lr,
+                                        eps=config.optim_eps, rmsprop_alpha=config.rmsprop_alpha,
+                                        rmsprop_centered=config.rmsprop_centered)
         self.support = (torch.linspace(config.v_min, config.v_max, config.atoms, device=self.device)
                         if self.atoms else None)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)  # exploration draws
@@ -192,15 +195,6 @@ class DQN:
         self.stats.copy_(state["stats"])
 
 
-def _optimizer(config: DQNConfig, params) -> torch.optim.Optimizer:
-    """Adam runs fused (one kernel over all parameters: ~3x faster than the per-tensor loop for a small MLP
-    on the CPU); torch has no fused RMSProp, so it runs with foreach (one call per operation)."""
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, eps=config.optim_eps, fused=True)
-    return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_alpha, eps=config.optim_eps,
-                               centered=config.rmsprop_centered, foreach=True)
-
-
 def learner_for(config, observation_space, action_space, device) -> DQN:
     """The learner of a ``RunConfig`` (seeded by its seed) for envs with these (single-env) spaces."""
     return DQN(config.dqn, tuple(observation_space.shape), int(action_space.n), device, seed=config.seed,
@@ -217,15 +211,6 @@ def evaluation_policy(learner: DQN, config, epsilon: float | None = None):
     """ε-greedy with the run's eval_epsilon (or ``epsilon``): ``(act(obs, generator), description)``."""
     epsilon = config.dqn.eval_epsilon if epsilon is None else epsilon
     return (lambda obs, generator: learner.act(obs, epsilon, generator=generator)), f"epsilon {epsilon:g}"
-
-
-def updates_due(env_steps: int, updates_done: int, config: DQNConfig, learning_from: int) -> int:
-    """Gradient updates to run now so that from env step ``learning_from`` on, ``updates_done`` (counted
-    from there) keeps up with replay_ratio × env steps (one update at ``learning_from`` itself)."""
-    if env_steps < learning_from:
-        return 0
-    target = math.floor((env_steps - learning_from) * config.replay_ratio) + 1
-    return max(0, target - updates_done)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -51,9 +51,8 @@ import torch
 from torch import nn
 
 from fastrl import checkpoint
-from fastrl.algos.dqn import updates_due
+from fastrl.algos.common import RunningMeanStd, updates_due
 from fastrl.algos.gradients import GradNormPeak
-from fastrl.algos.ppo import RunningMeanStd
 from fastrl.config import DDPGConfig
 from fastrl.ops.categorical_projection import categorical_projection
 

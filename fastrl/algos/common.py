@@ -1,0 +1,64 @@
+"""What several learners share, in one neutral module (no learner imports another's): running statistics of
+observations, the optimizer they build from their config, and the replay-ratio schedule of off-policy loops."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class RunningMeanStd(nn.Module):
+    """Running mean and variance of a stream of batches (Chan et al.'s parallel update), float64 buffers.
+
+    ``update`` may all-reduce each batch's moments first, so that data-parallel ranks keep the same statistics.
+    """
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor, mask: torch.Tensor, all_reduce: bool = False) -> None:
+        """Add the rows of ``x`` [B, *shape] where ``mask`` [B] is True."""
+        weight = mask.to(torch.float64).view(-1, *([1] * (x.dim() - 1)))
+        x = x.to(torch.float64)
+        moments = torch.cat([weight.sum().view(1), (x * weight).sum(0).flatten(),
+                             (x.square() * weight).sum(0).flatten()])
+        if all_reduce:
+            torch.distributed.all_reduce(moments)
+        size = self.mean.numel()
+        count, total, squares = moments[0], moments[1:1 + size].view_as(self.mean), moments[1 + size:].view_as(self.mean)
+        batch_mean = total / count.clamp(min=1.0)
+        batch_var = (squares / count.clamp(min=1.0) - batch_mean.square()).clamp(min=0.0)
+        delta = batch_mean - self.mean
+        new_count = self.count + count
+        self.var.copy_((self.var * self.count + batch_var * count + delta.square() * self.count * count / new_count)
+                       / new_count)
+        self.mean.add_(delta * count / new_count)
+        self.count.copy_(new_count)
+
+    def normalize(self, x: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
+        return ((x.float() - self.mean.float()) * torch.rsqrt(self.var.float() + 1e-8)).clamp(-clip, clip)
+
+
+def make_optimizer(name: str, params, *, lr: float, eps: float, rmsprop_alpha: float,
+                   rmsprop_centered: bool = False) -> torch.optim.Optimizer:
+    """Adam runs fused (one kernel over all parameters instead of a loop over tensors); torch has no fused
+    RMSProp, so it runs with foreach (one call per operation)."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+    return torch.optim.RMSprop(params, lr=lr, alpha=rmsprop_alpha, eps=eps, centered=rmsprop_centered,
+                               foreach=True)
+
+
+def updates_due(env_steps: int, updates_done: int, config, learning_from: int) -> int:
+    """Gradient updates to run now so that from env step ``learning_from`` on, ``updates_done`` (counted
+    from there) keeps up with replay_ratio × env steps (one update at ``learning_from`` itself)."""
+    if env_steps < learning_from:
+        return 0
+    target = math.floor((env_steps - learning_from) * config.replay_ratio) + 1
+    return max(0, target - updates_done)

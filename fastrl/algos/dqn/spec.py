@@ -1,0 +1,95 @@
+"""DQN declared once: its presets, its checks and where its learner and loop live."""
+
+from __future__ import annotations
+
+from fastrl.algos.base import Algorithm, lazy
+from fastrl.config import ATARI_OPTIONS, ConfigError, DQNConfig, EnvConfig, ReplayConfig, RunConfig
+from fastrl.config.replay import check_replay_fits
+from fastrl.config.torso import torso_fits
+
+
+def _dqn_atari() -> RunConfig:
+    """Nature DQN (Mnih et al. 2015): RMSProp, Huber loss, hard target copy every 10k updates, eps 1 -> 0.1
+    over 1M steps, 1M replay, an update every 4 env steps; 8 envs instead of 1 for throughput."""
+    return RunConfig(
+        env=EnvConfig(id="Pong-v5", num_envs=8, backend="envpool", options=ATARI_OPTIONS),
+        replay=ReplayConfig(capacity=1_000_000),
+        dqn=DQNConfig(gamma=0.99, batch_size=32, replay_ratio=0.25, learning_starts=50_000, loss="huber",
+                      optimizer="rmsprop", lr=2.5e-4, optim_eps=0.01, rmsprop_alpha=0.95, rmsprop_centered=True,
+                      max_grad_norm=0.0, target_update="hard", target_period=10_000, epsilon_start=1.0,
+                      epsilon_end=0.1, epsilon_decay_steps=1_000_000, eval_epsilon=0.05, network="nature_cnn"),
+        total_env_steps=10_000_000, log_interval=10_000, checkpoint_interval=1_000_000, eval_episodes=10,
+        torch_threads=1,
+    )
+
+
+def _rainbow_atari() -> RunConfig:
+    """Rainbow without noisy nets (Hessel et al. 2018): double + dueling + prioritized + 3-step + C51 with
+    Adam (6.25e-5, eps 1.5e-4), target copy every 32k frames (2000 updates at one update per 4 steps)
+    and epsilon-greedy exploration in place of noisy nets (1 -> 0.01 over 250k steps, as Dopamine)."""
+    return RunConfig(
+        env=EnvConfig(id="Pong-v5", num_envs=8, backend="envpool", options=ATARI_OPTIONS),
+        replay=ReplayConfig(capacity=1_000_000, n_step=3, prioritized=True, alpha=0.5, beta_start=0.4,
+                            beta_end=1.0),
+        dqn=DQNConfig(gamma=0.99, batch_size=32, replay_ratio=0.25, learning_starts=20_000, double=True,
+                      dueling=True, distributional=True, atoms=51, v_min=-10.0, v_max=10.0, optimizer="adam",
+                      lr=6.25e-5, optim_eps=1.5e-4, max_grad_norm=10.0, target_update="hard",
+                      target_period=2_000, epsilon_start=1.0, epsilon_end=0.01, epsilon_decay_steps=250_000,
+                      eval_epsilon=0.001, network="nature_cnn"),
+        total_env_steps=10_000_000, log_interval=10_000, checkpoint_interval=1_000_000, eval_episodes=10,
+        torch_threads=1,
+    )
+
+
+def _dqn_cartpole() -> RunConfig:
+    """CartPole-v1 on envpool: double DQN with a 128x128 MLP, Adam 2e-3 annealed to 0, replay ratio 0.5, a hard
+    target copy every 100 updates, eps 1 -> 0.04 over 8k steps (after the RL Zoo's CartPole DQN, whose target
+    moves once per 128 updates). With a constant lr and a copy every 10 updates the greedy return reached 500
+    by 10k steps and then swung between ~100 and 500 (seed 0 ended at 155). Measured here: final greedy return
+    500 for seeds 0-2, and 500 at every evaluation from 30k env steps on."""
+    return RunConfig(
+        env=EnvConfig(id="CartPole-v1", num_envs=8, backend="envpool"),
+        replay=ReplayConfig(capacity=50_000),
+        dqn=DQNConfig(gamma=0.99, batch_size=64, replay_ratio=0.5, learning_starts=2_000, double=True,
+                      loss="mse", optimizer="adam", lr=2e-3, anneal_lr=True, optim_eps=1e-8, max_grad_norm=10.0,
+                      target_update="hard", target_period=100, epsilon_start=1.0, epsilon_end=0.04,
+                      epsilon_decay_steps=8_000, network="mlp", hidden=(128, 128)),
+        total_env_steps=50_000, log_interval=5_000, eval_episodes=20, torch_threads=1,
+    )
+
+
+def _dqn_catch() -> RunConfig:
+    """bsuite's Catch (native, torch): a small MLP, one-step DQN; solved in a few thousand env steps."""
+    return RunConfig(
+        env=EnvConfig(id="Catch-v0", num_envs=8, backend="native"),
+        replay=ReplayConfig(capacity=10_000),
+        dqn=DQNConfig(gamma=0.99, batch_size=64, replay_ratio=0.25, learning_starts=500, double=True,
+                      loss="mse", optimizer="adam", lr=1e-3, optim_eps=1e-8, max_grad_norm=10.0,
+                      target_update="hard", target_period=100, epsilon_start=1.0, epsilon_end=0.05,
+                      epsilon_decay_steps=5_000, network="mlp", hidden=(64,)),
+        total_env_steps=20_000, log_interval=1_000, eval_episodes=50, torch_threads=1,
+    )
+
+
+def check_env(config: RunConfig, observation_space, action_space, where: str) -> None:
+    import gymnasium
+
+    if not isinstance(action_space, gymnasium.spaces.Discrete):
+        raise ConfigError(f"{where}: DQN needs a discrete action space, but {config.env.id} has {action_space}; "
+                          f"use a learner for continuous actions")
+    if action_space.start != 0:
+        raise ConfigError(f"{where}: actions start at {action_space.start}; DQN expects actions 0..n-1")
+    torso_fits(config.dqn, observation_space, config.env.id, where)
+
+
+ALGORITHM = Algorithm(
+    names=("dqn",),
+    sections=("dqn", "replay"),
+    presets={"dqn-atari": _dqn_atari, "rainbow-atari": _rainbow_atari, "dqn-cartpole": _dqn_cartpole,
+             "dqn-catch": _dqn_catch},
+    check_run=lambda config: check_replay_fits(config, config.dqn),
+    check_env=check_env,
+    learner_for=lazy("fastrl.algos.dqn.learner:learner_for"),
+    evaluation_policy=lazy("fastrl.algos.dqn.learner:evaluation_policy"),
+    train=lazy("fastrl.algos.dqn.learner:train"),
+)

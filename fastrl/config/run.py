@@ -1,0 +1,120 @@
+"""``RunConfig``: one training run, with one section per learner family.
+
+tyro reads one static dataclass, so every family's section is a field here (``fastrl train <algo> --help``
+shows the chosen family's sections, ``Algorithm.sections``, and hides the others'). What spans sections is
+checked by the family's own ``check_run`` (its ``spec.py``), looked up through the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tyro
+
+from fastrl.config.a3c import A3CConfig
+from fastrl.config.ddpg import DDPGConfig
+from fastrl.config.dqn import DQNConfig
+from fastrl.config.env import EnvConfig
+from fastrl.config.fields import require_int, require_number, resolve_device_name
+from fastrl.config.ppo import PPOConfig
+from fastrl.config.replay import ReplayConfig
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: the env, the replay, the learner, and how the run is logged and checkpointed."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """the environment"""
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    """the replay memory"""
+    dqn: DQNConfig = field(default_factory=DQNConfig)
+    """the DQN learner"""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """the PPO / A2C learner"""
+    a3c: A3CConfig = field(default_factory=A3CConfig)
+    """A3C and async Q-learning (Hogwild workers)"""
+    ddpg: DDPGConfig = field(default_factory=DDPGConfig)
+    """DDPG, TD3 and D4PG (the variant is the algo word)"""
+    algo: tyro.conf.Suppress[str] = "dqn"
+    """the learner family (set by the command: fastrl train dqn)"""
+    preset: str = ""
+    """named preset whose values are the defaults (other flags override them); `fastrl train <algo> --help`
+    names the presets of that learner"""
+    total_env_steps: int = 1_000_000
+    """env steps to train for (summed over the num_envs envs, and over the ranks under torchrun)"""
+    seed: int = 0
+    """seed of the envs, the network initialization, exploration and replay / minibatch sampling"""
+    device: str = "cpu"
+    """torch device of the learner, the replay and native envs: cpu, cuda, cuda:1, or auto (cuda if present)"""
+    run_dir: Path | None = None
+    """where the run writes its config, metrics, TensorBoard events, checkpoints and plot; None:
+    runs/<env>-<algo>-seed<seed>-<date>"""
+    log_interval: int = 10_000
+    """env steps between metric rows and progress-line updates (the only host-device syncs of the loop)"""
+    checkpoint_interval: int | None = None
+    """env steps between checkpoints (0 = only at the end; None = a tenth of total_env_steps, so that an
+    interrupted run can always be resumed); each checkpoint also writes a metrics row"""
+    keep_checkpoints: int = 2
+    """checkpoints kept on disk (the newest); older ones are deleted"""
+    eval_interval: int = 0
+    """env steps between evaluations of the evaluation policy (DQN: eval_epsilon; PPO: eval_deterministic)
+    during training (0 = only at the end)"""
+    eval_episodes: int = 10
+    """episodes per evaluation"""
+    stop_return: float | None = None
+    """end the run early once an evaluation's mean return reaches this (None: train for total_env_steps)"""
+    torch_threads: int = 0
+    """CPU threads of torch's intra-op pool (0 = torch's default). The presets use 1: the env engine's
+    threads want the cores, and on a 2-core machine a Nature CNN update took 48 ms with 1 thread and 470 ms
+    with 2 competing with envpool's"""
+    tensorboard: bool = True
+    """also write the metrics as TensorBoard scalars"""
+    progress: bool = True
+    """show the live progress line on the console"""
+
+    def __post_init__(self):
+        require_int(self, "total_env_steps", least=1)
+        require_int(self, "seed", least=0)
+        require_int(self, "log_interval", least=1)
+        for name in ("checkpoint_interval", "eval_interval"):
+            if getattr(self, name) is not None:  # checkpoint_interval None: resolved by checkpoint_every()
+                require_int(self, name, least=0)
+        require_int(self, "keep_checkpoints", least=1)
+        require_int(self, "torch_threads", least=0)
+        require_int(self, "eval_episodes", least=1)
+        if self.stop_return is not None:
+            require_number(self, "stop_return")
+        from fastrl.algos import algorithm
+        from fastrl.config.presets import check_preset_name
+
+        if self.preset:
+            check_preset_name(self.preset)
+        algorithm(self.algo).check_run(self)  # the checks that span sections, per learner family
+        resolve_device_name(self.device)
+
+    def resolved_device(self) -> str:
+        """``device`` with ``auto`` resolved (cuda where torch sees one, else cpu)."""
+        return resolve_device_name(self.device)
+
+    def checkpoint_every(self) -> int:
+        """``checkpoint_interval`` with its default resolved: None -> a tenth of ``total_env_steps`` (at least
+        one log interval), so that every run writes checkpoints along the way (0: only at the end)."""
+        if self.checkpoint_interval is not None:
+            return self.checkpoint_interval
+        return max(self.total_env_steps // 10, self.log_interval)
+
+    def to_dict(self) -> dict[str, Any]:
+        from fastrl.config.serialize import to_dict
+
+        return to_dict(self)
+
+
+def check_fits_env(config: RunConfig, observation_space, action_space) -> None:
+    """Refuse a config that cannot train on an env with these (single-env) spaces (the family's own check)."""
+    from fastrl.algos import algorithm
+
+    where = f"{config.env.id}" + (f" with preset {config.preset!r}" if config.preset else "")
+    algorithm(config.algo).check_env(config, observation_space, action_space, where)
