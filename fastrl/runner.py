@@ -570,6 +570,11 @@ class Stopwatch:
     def __init__(self, stages: tuple[str, ...]):
         self.total = dict.fromkeys(stages, 0.0)
         self.calls = dict.fromkeys(stages, 0)
+        self._timers = {stage: _StageTimer(self, stage) for stage in stages}
+
+    def __call__(self, stage: str) -> _StageTimer:
+        """``with stopwatch("env"):`` times the block as one call of that stage."""
+        return self._timers[stage]
 
     def add(self, stage: str, started: float) -> None:
         self.total[stage] += time.perf_counter() - started
@@ -580,6 +585,21 @@ class Stopwatch:
         for k in self.total:
             self.total[k], self.calls[k] = 0.0, 0
         return out
+
+
+class _StageTimer:
+    """The context manager of one stage (a class, not a generator: it runs several times per env step)."""
+
+    __slots__ = ("_stopwatch", "_stage", "_started")
+
+    def __init__(self, stopwatch: Stopwatch, stage: str):
+        self._stopwatch, self._stage, self._started = stopwatch, stage, 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        self._stopwatch.add(self._stage, self._started)
 
 
 class EpisodeStats:

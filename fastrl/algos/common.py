@@ -1,9 +1,7 @@
 """What several learners share, in one neutral module (no learner imports another's): running statistics of
-observations, the optimizer they build from their config, and the replay-ratio schedule of off-policy loops."""
+observations, and the optimizer they build from their config."""
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -53,12 +51,3 @@ def make_optimizer(name: str, params, *, lr: float, eps: float, rmsprop_alpha: f
         return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
     return torch.optim.RMSprop(params, lr=lr, alpha=rmsprop_alpha, eps=eps, centered=rmsprop_centered,
                                foreach=True)
-
-
-def updates_due(env_steps: int, updates_done: int, config, learning_from: int) -> int:
-    """Gradient updates to run now so that from env step ``learning_from`` on, ``updates_done`` (counted
-    from there) keeps up with replay_ratio × env steps (one update at ``learning_from`` itself)."""
-    if env_steps < learning_from:
-        return 0
-    target = math.floor((env_steps - learning_from) * config.replay_ratio) + 1
-    return max(0, target - updates_done)

@@ -85,6 +85,7 @@ import tyro
 
 from fastrl import records
 from fastrl.algos.base import OFF_POLICY_STAGES
+from fastrl.algos.offpolicy import learner_step
 from fastrl.config import ALGO_FIELDS, DDPG_VARIANTS, ConfigError, RunConfig, preset
 from fastrl.hardware import resolve_run
 
@@ -305,11 +306,11 @@ def _learner_only(envs, config: RunConfig, seconds: float) -> float:
 
 
 def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
-    """One off-policy learner step (sample, update, priorities where prioritized) on a replay filled with
-    ``learning_starts`` random steps of ``envs``: 1 update."""
+    """One off-policy learner step, the training loop's own ``learner_step`` (sample, update, priorities where
+    prioritized), on a replay filled with ``learning_starts`` random steps of ``envs``: 1 update."""
     from fastrl.algos import algorithm
     from fastrl.replay import ReplayBuffer
-    from fastrl.runner import replay_config_for
+    from fastrl.runner import Stopwatch, replay_config_for
 
     section = off_policy_section(config)
     device = torch.device(config.resolved_device())
@@ -322,12 +323,10 @@ def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
         obs, reward, terminated, truncated, _ = envs.step(actions[i % len(actions)])
         replay.add(obs, actions[i % len(actions)], reward, terminated, truncated)
     generator = torch.Generator(device=device).manual_seed(config.seed)
+    clock = Stopwatch(OFF_POLICY_STAGES)
 
     def body() -> int:
-        batch = replay.sample(section.batch_size, generator)
-        priorities = learner.update(batch)
-        if config.replay.prioritized:
-            replay.update_priorities(batch.indices, priorities)
+        learner_step(replay, learner, section.batch_size, generator, config.replay.prioritized, clock)
         return 1
 
     return body

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fastrl.algos.dqn.learner import DQN, updates_due, updates_total
+from fastrl.algos.dqn.learner import DQN
+from fastrl.algos.offpolicy import updates_due, updates_total
 from fastrl.config import DQNConfig, RunConfig
 from fastrl.nets import DuelingHead, dueling_combine, q_network
 from fastrl.ops.categorical_projection import categorical_projection
@@ -343,7 +344,7 @@ def test_annealed_learning_rate_falls_linearly_to_zero_over_the_run():
 
 def test_updates_total_counts_the_run_s_updates():
     config = RunConfig(total_env_steps=1_000, dqn=DQNConfig(learning_starts=200, replay_ratio=0.25, batch_size=1))
-    assert updates_total(config) == 200
+    assert updates_total(config, config.dqn) == 200
 
 
 def test_epsilon_schedule_is_linear_then_flat():

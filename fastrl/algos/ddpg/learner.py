@@ -31,7 +31,8 @@ The algorithm (TD3, Algorithm 1; DDPG and D4PG differ where marked), for N envs 
                 θ' ← τθ + (1 − τ)θ', φ' ← τφ + (1 − τ)φ'       (or a hard copy every target_period updates)
             prioritized: p_i = |y − Q_1(s, a)|                  (D4PG: the cross-entropy)
 
-``train(run)`` below is that loop; ``DDPG`` holds the networks and the update; ``fastrl.runner.Run`` does the
+``fastrl.algos.offpolicy.train`` is that loop; ``DDPG`` holds the networks and the update (``behave`` and
+``observe`` are its hooks in the loop); ``fastrl.runner.Run`` does the
 plumbing (envs, replay, logging, evaluation, checkpoints). The loop itself does not wait on the device: the
 noise is drawn on the device, learner statistics accumulate in device tensors read at the log interval.
 
@@ -44,14 +45,14 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 
 import gymnasium
 import torch
 from torch import nn
 
 from fastrl import checkpoint
-from fastrl.algos.common import RunningMeanStd, updates_due
+from fastrl.algos import offpolicy
+from fastrl.algos.common import RunningMeanStd
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import DDPGConfig
 from fastrl.ops.categorical_projection import categorical_projection
@@ -211,6 +212,11 @@ class DDPG:
         return self.clip(action).view(-1, *self.action_shape)
 
     @torch.no_grad()
+    def behave(self, obs: torch.Tensor, env_steps: int, learning: bool) -> torch.Tensor:
+        """The behaviour policy of the off-policy loop: uniformly random actions until learning starts (as the
+        TD3 paper's first steps), then the actor with exploration noise."""
+        return self.explore(obs) if learning else self.random_actions(obs.shape[0])
+
     def random_actions(self, n: int) -> torch.Tensor:
         """Uniformly random actions in [low, high] (the warm-up before learning starts)."""
         u = torch.rand((n, self.low.numel()), generator=self.generator, device=self.device)
@@ -402,57 +408,7 @@ def evaluation_policy(learner: DDPG, config, epsilon: float | None = None):
 
 
 def train(run) -> DDPG:
-    """Train a DDPG / TD3 / D4PG learner on ``run``'s envs until the run's step budget is spent."""
-    config, clock, envs = run.config.ddpg, run.stopwatch, run.envs
-    prioritized = run.config.replay.prioritized
-    learner = learner_for(run.config, envs.single_observation_space, envs.single_action_space, run.device)
-    updates_total = max(1, math.ceil((run.config.total_env_steps - config.learning_starts) * config.replay_ratio))
-    replay = run.make_replay(config.gamma, updates_total)
-    sampling = torch.Generator(device=run.device).manual_seed(run.config.seed + 1)  # replay draws
-    # Updates (and the policy's actions) start once the replay holds learning_starts env steps: at
-    # learning_starts in a fresh run, and learning_starts after a resume that starts with an empty replay.
-    learning_from, updates_before = config.learning_starts, 0
-    if run.checkpoint is not None:
-        saved = run.checkpoint.state["loop"]
-        learner.load_state_dict(saved["learner"])
-        checkpoint.set_generator_state(sampling, saved["sampling"])
-        learning_from, updates_before = saved["learning_from"], saved["updates_before"]
-        if replay.steps == 0:
-            learning_from, updates_before = run.env_steps + config.learning_starts, learner.updates
-    obs = run.start(replay)
-    if not run.envs_restored:  # new episodes: the first observations count, the OU noise starts afresh
-        learner.observe(obs, None)
-
-    def state() -> dict:
-        return {"learner": learner.state_dict(), "obs": obs, "sampling": checkpoint.generator_state(sampling),
-                "learning_from": learning_from, "updates_before": updates_before}
-
-    running = run.env_steps < run.config.total_env_steps
-    while running:
-        t = time.perf_counter()
-        action = learner.random_actions(envs.num_envs) if run.env_steps < learning_from else learner.explore(obs)
-        clock.add("act", t)
-
-        t = time.perf_counter()
-        obs, reward, terminated, truncated, info = envs.step(action)
-        clock.add("env", t)
-
-        t = time.perf_counter()
-        replay.add(obs, action, reward, terminated, truncated)
-        learner.observe(obs, terminated | truncated)  # observation statistics, OU restarts: timed with the add
-        clock.add("replay_add", t)
-        run.after_step(info)
-
-        for _ in range(updates_due(run.env_steps, learner.updates - updates_before, config, learning_from)):
-            t = time.perf_counter()
-            batch = replay.sample(config.batch_size, sampling)
-            clock.add("sample", t)
-
-            t = time.perf_counter()
-            priorities = learner.update(batch)
-            if prioritized:
-                replay.update_priorities(batch.indices, priorities)
-            clock.add("update", t)
-
-        running = run.tick(learner, state, replay)
-    return learner
+    """Train a DDPG / TD3 / D4PG learner on ``run``'s envs until the run's step budget is spent (the loop is
+    ``fastrl.algos.offpolicy``'s)."""
+    learner = learner_for(run.config, run.envs.single_observation_space, run.envs.single_action_space, run.device)
+    return offpolicy.train(run, learner, run.config.ddpg)

@@ -18,8 +18,8 @@ The algorithm, as in the paper (Algorithm 1), for N envs stepping together::
             prioritized: p_i = |y − Q(s, a)|                     (C51: the cross-entropy, as Dopamine)
             every C updates: θ⁻ = θ                              (or Polyak: θ⁻ = τθ + (1 − τ)θ⁻)
 
-``train(run)`` below is that loop; ``DQN`` holds the networks and the update; ``fastrl.runner.Run`` does the
-plumbing (envs, replay, logging, evaluation, checkpoints). The loop itself does not wait on the device: ε
+``fastrl.algos.offpolicy.train`` is that loop; ``DQN`` holds the networks and the update (the target y and the
+loss); ``fastrl.runner.Run`` does the plumbing (envs, replay, logging, evaluation, checkpoints). The loop itself does not wait on the device: ε
 comes from the host's step counter, actions are drawn on the device, episode statistics and learner
 statistics accumulate in device tensors, and the host reads them only at the log interval. (What remains
 is outside it: a host env engine takes its actions on the host, and the uniform sampler counts its accepted
@@ -29,13 +29,12 @@ draws; see ``fastrl.replay.sampler``.)
 from __future__ import annotations
 
 import copy
-import math
-import time
 
 import torch
 
 from fastrl import checkpoint
-from fastrl.algos.common import make_optimizer, updates_due
+from fastrl.algos import offpolicy
+from fastrl.algos.common import make_optimizer
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import DQNConfig, network_for
 from fastrl.nets import q_network
@@ -100,12 +99,21 @@ class DQN:
         explore = torch.rand(n, generator=generator, device=self.device) < epsilon
         return torch.where(explore, uniform, greedy)
 
+    def behave(self, obs: torch.Tensor, env_steps: int, learning: bool) -> torch.Tensor:
+        """The behaviour policy of the off-policy loop: ε-greedy with the ε of this env step, before learning
+        starts too (as the paper)."""
+        return self.act(obs, self.epsilon(env_steps))
+
+    def observe(self, obs: torch.Tensor, done: torch.Tensor | None) -> None:
+        """DQN keeps no statistics of its observations (the off-policy loop's hook)."""
+
     # -----------------------------------------------------------------------------------------------------
     # Learning
     # -----------------------------------------------------------------------------------------------------
 
     def update(self, batch) -> torch.Tensor:
-        """One gradient step on a minibatch; returns the new priorities [B] (detached).
+        """One gradient step on a minibatch; returns the absolute TD errors [B] (detached; C51: the
+        cross-entropy), which the replay turns into priorities.
 
         ``batch`` is a ``fastrl.replay.Batch``: ``obs``, ``action`` [B] int64, ``reward`` [B] (n-step sums),
         ``discount`` [B] (γ^n, 0 where the episode terminated within the n steps), ``next_obs`` and
@@ -198,13 +206,7 @@ class DQN:
 def learner_for(config, observation_space, action_space, device) -> DQN:
     """The learner of a ``RunConfig`` (seeded by its seed) for envs with these (single-env) spaces."""
     return DQN(config.dqn, tuple(observation_space.shape), int(action_space.n), device, seed=config.seed,
-               updates_total=updates_total(config))
-
-
-def updates_total(config) -> int:
-    """The gradient updates of a ``RunConfig``'s whole run: replay_ratio per env step after learning_starts."""
-    dqn = config.dqn
-    return max(1, math.ceil((config.total_env_steps - dqn.learning_starts) * dqn.replay_ratio))
+               updates_total=offpolicy.updates_total(config, config.dqn))
 
 
 def evaluation_policy(learner: DQN, config, epsilon: float | None = None):
@@ -213,58 +215,8 @@ def evaluation_policy(learner: DQN, config, epsilon: float | None = None):
     return (lambda obs, generator: learner.act(obs, epsilon, generator=generator)), f"epsilon {epsilon:g}"
 
 
-# ---------------------------------------------------------------------------------------------------------
-# The training loop (Algorithm 1); the plumbing is fastrl.runner.Run
-# ---------------------------------------------------------------------------------------------------------
-
-
-def train(run) -> None:
-    """Train a DQN learner on ``run``'s envs until the run's step budget is spent (see the module docstring)."""
-    config, clock = run.config.dqn, run.stopwatch
-    prioritized = run.config.replay.prioritized
+def train(run) -> DQN:
+    """Train a DQN learner on ``run``'s envs until the run's step budget is spent (the loop is
+    ``fastrl.algos.offpolicy``'s; the module docstring gives it in the paper's terms)."""
     learner = learner_for(run.config, run.envs.single_observation_space, run.envs.single_action_space, run.device)
-    replay = run.make_replay(config.gamma, learner.updates_total)
-    sampling = torch.Generator(device=run.device).manual_seed(run.config.seed + 1)  # replay draws
-    # Updates start once the replay holds learning_starts env steps: at learning_starts in a fresh run, and
-    # learning_starts after a resume that starts with an empty replay.
-    learning_from, updates_before = config.learning_starts, 0
-    if run.checkpoint is not None:
-        saved = run.checkpoint.state["loop"]
-        learner.load_state_dict(saved["learner"])
-        checkpoint.set_generator_state(sampling, saved["sampling"])
-        learning_from, updates_before = saved["learning_from"], saved["updates_before"]
-        if replay.steps == 0:
-            learning_from, updates_before = run.env_steps + config.learning_starts, learner.updates
-    obs = run.start(replay)
-
-    def state() -> dict:
-        return {"learner": learner.state_dict(), "obs": obs, "sampling": checkpoint.generator_state(sampling),
-                "learning_from": learning_from, "updates_before": updates_before}
-
-    running = run.env_steps < run.config.total_env_steps
-    while running:
-        t = time.perf_counter()
-        action = learner.act(obs, learner.epsilon(run.env_steps))
-        clock.add("act", t)
-
-        t = time.perf_counter()
-        obs, reward, terminated, truncated, info = run.envs.step(action)
-        clock.add("env", t)
-
-        t = time.perf_counter()
-        replay.add(obs, action, reward, terminated, truncated)
-        clock.add("replay_add", t)
-        run.after_step(info)
-
-        for _ in range(updates_due(run.env_steps, learner.updates - updates_before, config, learning_from)):
-            t = time.perf_counter()
-            batch = replay.sample(config.batch_size, sampling)
-            clock.add("sample", t)
-
-            t = time.perf_counter()
-            priorities = learner.update(batch)
-            if prioritized:
-                replay.update_priorities(batch.indices, priorities)
-            clock.add("update", t)
-
-        running = run.tick(learner, state, replay)
+    return offpolicy.train(run, learner, run.config.dqn)
