@@ -174,7 +174,7 @@ class ReplayBuffer:
         extra = self.bytes_needed(config) - Storage.bytes_needed(specs, self.layout)
         self.storage = Storage(specs, self.layout, self.device, extra_bytes=extra, debug=config.debug)
         if config.prioritized:
-            self.sampler = PrioritizedSampler(num_slots, self.device, config.alpha, config.beta_start,
+            self.sampler = PrioritizedSampler(self.storage["valid"], num_slots, config.alpha, config.beta_start,
                                               config.beta_end, config.beta_steps, config.priority_eps, backend)
         else:
             self.sampler = UniformSampler()
@@ -287,10 +287,13 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------------------------------- priorities
     def update_priorities(self, indices: torch.Tensor, abs_td: torch.Tensor) -> None:
-        """Set the priorities of the transitions at ``indices`` (a batch's) from their |TD errors|, in one call.
+        """Set the priorities of the transitions at ``indices`` (a batch's) from the learner's errors, in one call.
 
-        The priority becomes ``(abs_td + priority_eps) ** alpha``. NaN, infinite or negative values raise
-        ``ValueError`` naming the entry (when ``checks`` is on).
+        ``abs_td``: the absolute TD errors |delta| [B], one per index (or whatever nonnegative error the
+        learner ranks transitions by: the cross-entropy of a distributional learner). The replay turns them
+        into priorities (``(abs_td + priority_eps) ** alpha``, see ``priorities.py``); a learner never does.
+        NaN, infinite or negative values raise ``ValueError`` naming the entry (on CUDA only when ``checks``
+        is on: the check waits for the device).
         """
         if self.sampler.kind != "prioritized":
             raise TypeError("update_priorities: this buffer samples uniformly (ReplayConfig.prioritized=False)")
@@ -316,10 +319,7 @@ class ReplayBuffer:
                 k = int(torch.nonzero((indices < 0) | (indices >= self.layout.num_slots))[0, 0])
                 raise ValueError(f"update_priorities: indices[{k}] = {int(indices[k])} is not a slot of this "
                                  f"buffer [0, {self.layout.num_slots})")
-        if self.engine.tree is not None:  # the CPU engine's one-kernel update (the sum tree's numba code)
-            self.engine.update_priorities(indices, abs_td)
-        else:
-            self.sampler.update(indices, abs_td, self.storage["valid"], self.config.checks)
+        self.sampler.update(indices, abs_td, self.config.checks)
 
     # ------------------------------------------------------------------------------------------- state
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:

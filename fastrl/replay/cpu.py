@@ -5,8 +5,8 @@ some forty of them (the n-step bookkeeping, the ring writes, the validity marks)
 These kernels do the same work in one compiled call each, with the same results (the tests run both
 engines on the same inputs and compare every byte): a uniform batch is drawn, checked for validity and
 gathered in one call, a prioritized one descends the sum tree (its numba backend's own kernel), gets its
-importance weights and is gathered in one call, and a priority update is one call. Batches are gathered
-into preallocated outputs, reused every ``OUTPUT_RING`` batches. Atari stacks are the exception where torch
+importance weights and is gathered in one call (a priority update is one call too: the sampler's, see
+``priorities.update_tree``). Batches are gathered into preallocated outputs, reused every ``OUTPUT_RING`` batches. Atari stacks are the exception where torch
 has several threads: the call lists the frames' rows and ``torch.index_select`` copies the megabytes on all
 of them (``NumbaEngine._copy_frames``). On CUDA the torch engine runs: its ops are launched asynchronously
 and none waits for the device.
@@ -20,10 +20,8 @@ import numpy as np
 import torch
 from numba import njit
 
-from fastrl.ops.sumtree.numba import _sample as tree_sample
-from fastrl.ops.sumtree.numba import _update as tree_update
+from fastrl.ops.sumtree.numba import sample_nodes
 from fastrl.replay.buffer import Batch
-from fastrl.replay.sampler import raise_bad_entry
 
 
 @njit(cache=True, nogil=True)
@@ -141,7 +139,7 @@ def sample_prioritized(nodes, leaf_offset, levels, uniforms, beta, out_slots, ou
     gather. Returns False, having drawn nothing, when the total priority is not positive."""
     if not nodes[1, 0] > 0.0:
         return False
-    tree_sample(nodes, leaf_offset, levels, uniforms, out_slots, out_priorities)
+    sample_nodes(nodes, leaf_offset, levels, uniforms, out_slots, out_priorities)
     smallest = nodes[1, 1]
     for b in range(out_slots.shape[0]):
         out_weights[b] = (smallest / out_priorities[b]) ** beta
@@ -335,8 +333,6 @@ class NumbaEngine:
         self.frames_2d = storage["frames"].view(storage["frames"].shape[0], -1) if buffer.stack else None
         #: the sum tree's (nodes, leaf_offset, levels) where its numba backend runs: sampled in our kernel
         self.tree = buffer.sampler.numba_tree() if buffer.sampler.kind == "prioritized" else None
-        self.tree_capacity = buffer.sampler.tree.capacity if self.tree is not None else 0
-        self._priorities = np.empty(0, dtype=np.float64)  # an update's priorities
         self._rings: dict[int, list[_Outputs]] = {}  # batch size -> its output sets
         self._turns: dict[int, int] = {}  # batch size -> the set its last batch went to
 
@@ -420,20 +416,6 @@ class NumbaEngine:
         if out.counts[0]:
             zero_frames(out.frame_words, out.zeroed, out.counts[0])
 
-    # ------------------------------------------------------------------------------------------- priorities
-    def update_priorities(self, slots: torch.Tensor, abs_td: torch.Tensor) -> None:
-        """The prioritized sampler's update (see ``PrioritizedSampler.update``) in one kernel call."""
-        sampler, count = self.buffer.sampler, slots.shape[0]
-        if self._priorities.shape[0] < count:
-            self._priorities = np.empty(count, dtype=np.float64)
-        nodes, leaf_offset, levels = self.tree
-        bad = update_priorities(nodes, self.tree_capacity, leaf_offset, levels, slots.numpy(), abs_td.numpy(),
-                                self.store["valid"], sampler.eps, sampler.alpha, sampler.max_host,
-                                self._priorities[:count])
-        sampler.ran_numba_tree("update")
-        if bad < count:
-            raise_bad_entry(bad, slots, abs_td, self.tree_capacity)
-
     def _next_outputs(self, batch: int) -> _Outputs:
         """The output set of this batch size used least recently (each size has its own ring and turn)."""
         ring = self._rings.get(batch)
@@ -505,43 +487,3 @@ class _Outputs:
             self.tree_uniforms = torch.empty(batch, dtype=torch.float64)
             self.uniforms_np, self.tree_uniforms_np = self.uniforms.numpy(), self.tree_uniforms.numpy()
 
-
-@njit(cache=True, nogil=True)
-def priorities_from_td(slots, abs_td, valid, num_slots, eps, alpha, out):
-    """out[k] = (abs_td[k] + eps) ** alpha, or 0 where slot k is no longer a valid transition.
-
-    Returns (first k whose slot is outside [0, num_slots) or whose |TD| is negative or not finite, or
-    len(slots) when none; the largest priority written). Nothing is written when an entry is bad.
-    """
-    count = slots.shape[0]
-    for k in range(count):
-        x = abs_td[k]
-        if slots[k] < 0 or slots[k] >= num_slots or not (x >= 0.0) or x == np.inf:
-            return k, 0.0
-    largest = 0.0
-    for k in range(count):
-        p = (np.float64(abs_td[k]) + eps) ** alpha if valid[slots[k]] else 0.0
-        out[k] = p
-        largest = max(largest, p)
-    return count, largest
-
-
-@njit(cache=True, nogil=True)
-def update_priorities(nodes, capacity, leaf_offset, levels, slots, abs_td, valid, eps, alpha, max_priority, out):
-    """A priority update in one call: ``priorities_from_td`` into ``out``, the sum tree's own update
-    (``ops.sumtree``'s numba kernel) and the running maximum ``max_priority[0]`` raised. Returns the first
-    bad entry (see ``priorities_from_td``), or len(slots); nothing changes when an entry is bad."""
-    bad, largest = priorities_from_td(slots, abs_td, valid, capacity, eps, alpha, out)
-    if bad < slots.shape[0]:
-        return bad
-    tree_update(nodes, capacity, leaf_offset, levels, slots, out)
-    if largest > max_priority[0]:
-        max_priority[0] = largest
-    return bad
-
-
-@njit(cache=True, nogil=True)
-def entry_priorities(fresh, top, out):
-    """out[k] = top where the slot became a valid transition, else 0 (it stopped being one)."""
-    for k in range(fresh.shape[0]):
-        out[k] = top if fresh[k] else 0.0

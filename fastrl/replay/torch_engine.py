@@ -17,7 +17,6 @@ from fastrl.replay.nstep import Finished
 
 class TorchEngine:
     name = "torch"
-    tree = None  #: the CPU engine's fused sum-tree kernels have no counterpart here
 
     def __init__(self, buffer):
         self.buffer = buffer

@@ -77,7 +77,7 @@ def test_matches_reference_after_random_updates(backend, capacity):
     assert torch.equal(tree.sums, spec.sums)
     assert torch.equal(tree.mins, spec.mins)
     assert_consistent(tree)
-    assert not tree._storage.owner.any(), "the claims scratch must be released after each update"
+    assert not tree.storage.owner.any(), "the claims scratch must be released after each update"
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
@@ -119,7 +119,7 @@ def test_prioritized_rounds_match_reference(capacity, batch):
     leaves[heavy] = float(leaves.sum()) / 4 + 1.0
     for t in (tree, spec):
         t.update(torch.arange(capacity), leaves)
-    assert torch.equal(tree._storage.nodes, spec._storage.nodes)
+    assert torch.equal(tree.storage.nodes, spec.storage.nodes)
     repeated = False
     for round_ in range(4):
         uniforms = torch.rand(batch, generator=generator, dtype=torch.float64)
@@ -135,7 +135,7 @@ def test_prioritized_rounds_match_reference(capacity, batch):
         tree.update(got_indices, new)
         assert _registry.last_backend("sumtree") == "numba"
         spec.update(want_indices, new)
-        assert torch.equal(tree._storage.nodes, spec._storage.nodes), f"round {round_}"
+        assert torch.equal(tree.storage.nodes, spec.storage.nodes), f"round {round_}"
     assert repeated or batch == 1, "no batch drew a leaf twice: the duplicate-index update went untested"
     assert_consistent(tree)
 
@@ -276,24 +276,24 @@ def test_many_duplicates_in_one_update(backend, monkeypatch):
     leaves = torch.tensor([last.get(i, 0.0) for i in range(capacity)], dtype=torch.float64)
     assert torch.equal(tree.priorities(torch.arange(capacity)), leaves)
     assert_consistent(tree)
-    assert not tree._storage.owner.any()
+    assert not tree.storage.owner.any()
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_empty_update_is_a_no_op(backend):
     tree = make_tree(5, backend)
     tree.update(torch.tensor([2]), torch.tensor([1.5]))
-    before = tree._storage.nodes.clone()
+    before = tree.storage.nodes.clone()
     tree.update(torch.empty(0, dtype=torch.int64), torch.empty(0))
     assert _registry.last_backend("sumtree") == backend
-    assert torch.equal(tree._storage.nodes, before)
+    assert torch.equal(tree.storage.nodes, before)
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_invalid_updates_raise_and_change_nothing(backend):
     tree = make_tree(16, backend)
     tree.update(torch.arange(16), torch.rand(16))
-    before = tree._storage.nodes.clone()
+    before = tree.storage.nodes.clone()
     bad = [
         (torch.tensor([1, 2, 3]), torch.tensor([1.0, -0.5, 1.0]), r"priorities\[1\] = -0\.5"),
         (torch.tensor([1, 2, 3]), torch.tensor([1.0, 1.0, math.nan]), r"priorities\[2\] = nan"),
@@ -305,8 +305,8 @@ def test_invalid_updates_raise_and_change_nothing(backend):
         with pytest.raises(ValueError, match=message):
             tree.update(indices, priorities)
         tree.update(indices, priorities, check=False)  # no raise, and still not applied
-        assert torch.equal(tree._storage.nodes, before)
-        assert not tree._storage.owner.any()
+        assert torch.equal(tree.storage.nodes, before)
+        assert not tree.storage.owner.any()
 
 
 def test_wrong_types_and_shapes_raise():
@@ -369,7 +369,7 @@ def test_profile_cases_run_a_round(monkeypatch):
     inputs = case.make_inputs(torch.device("cpu"))
     spec = SumTree(1000, backend="reference")
     spec.update(torch.arange(1000), inputs["leaves"])
-    assert torch.equal(inputs["reference_storage"].nodes, spec._storage.nodes)
+    assert torch.equal(inputs["reference_storage"].nodes, spec.storage.nodes)
     for backend in ("reference", "numba"):
         indices = case.run(inputs, backend)
         assert _registry.last_backend("sumtree") == backend
@@ -409,7 +409,7 @@ def test_gpu_matches_reference(backend, capacity, count):
         assert _registry.last_backend("sumtree") == backend
         spec.update(indices, priorities)
     assert torch.equal(tree.sums.cpu(), spec.sums) and torch.equal(tree.mins.cpu(), spec.mins)
-    assert not tree._storage.owner.any()
+    assert not tree.storage.owner.any()
     for batch in (1, 512, 4099):
         uniforms = torch.rand(batch, generator=generator, dtype=torch.float64)
         uniforms[-1] = 1.0 - 2.0**-53
@@ -444,14 +444,14 @@ def test_gpu_duplicates_and_invalid_input(backend):
     cuda = torch.device("cuda")
     tree.update(torch.tensor([3, 5, 3, 3, 5, 7], device=cuda), torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], device=cuda))
     assert tree.priorities(torch.tensor([3, 5, 7], device=cuda)).tolist() == [4.0, 5.0, 6.0]
-    before = tree._storage.nodes.clone()
+    before = tree.storage.nodes.clone()
     with pytest.raises(ValueError, match=r"priorities\[1\] = nan"):
         tree.update(torch.tensor([1, 2], device=cuda), torch.tensor([1.0, math.nan], device=cuda))
     with pytest.raises(ValueError, match=r"indices\[0\] = 10 is outside"):
         tree.update(torch.tensor([10, 2], device=cuda), torch.tensor([1.0, 1.0], device=cuda))
     tree.update(torch.tensor([1, 2], device=cuda), torch.tensor([1.0, -1.0], device=cuda), check=False)
-    assert torch.equal(tree._storage.nodes, before)
-    assert not tree._storage.owner.any()
+    assert torch.equal(tree.storage.nodes, before)
+    assert not tree.storage.owner.any()
     assert_consistent(tree)
 
 

@@ -56,9 +56,11 @@ class SumTree:
         self.capacity = capacity
         self.device = device
         self.backend = _registry.choose(OP, device, backend)
-        self._storage = reference.allocate(capacity, device)
+        #: the tree's tensors and sizes (``reference.Storage``): what numba code of other modules hands to
+        #: ``numba.update_nodes`` / ``sample_nodes`` (where ``backend`` is numba)
+        self.storage = reference.allocate(capacity, device)
         # 0-d views of the root's (sum, min): reading them later costs no indexing.
-        self._total, self._min = self._storage.nodes[1, 0], self._storage.nodes[1, 1]
+        self._total, self._min = self.storage.nodes[1, 0], self.storage.nodes[1, 1]
         self._uniforms = torch.empty(0, dtype=torch.float64, device=device)
 
     def __repr__(self) -> str:
@@ -68,17 +70,17 @@ class SumTree:
     @property
     def sums(self) -> torch.Tensor:
         """float64 [2P] view of every node's sum (node 1 the root, leaf i at node P + i)."""
-        return self._storage.nodes[:, 0]
+        return self.storage.nodes[:, 0]
 
     @property
     def mins(self) -> torch.Tensor:
         """float64 [2P] view of every node's minimum positive priority below it (inf where none)."""
-        return self._storage.nodes[:, 1]
+        return self.storage.nodes[:, 1]
 
     @property
     def leaf_offset(self) -> int:
         """P, the node number of leaf 0 (the next power of two >= capacity)."""
-        return self._storage.leaf_offset
+        return self.storage.leaf_offset
 
     def total(self) -> torch.Tensor:
         """The sum of all priorities, a float64 0-d tensor on the tree's device (a copy)."""
@@ -96,7 +98,7 @@ class SumTree:
             if low < 0 or high >= self.capacity:
                 k = int(torch.nonzero((indices < 0) | (indices >= self.capacity))[0, 0])
                 raise ValueError(f"indices[{k}] = {int(indices[k])} is outside [0, capacity={self.capacity})")
-        return self._storage.nodes[indices + self._storage.leaf_offset, 0]
+        return self.storage.nodes[indices + self.storage.leaf_offset, 0]
 
     # ------------------------------------------------------------------ update
     def update(self, indices: torch.Tensor, priorities: torch.Tensor, *, check: bool = True) -> None:
@@ -111,7 +113,7 @@ class SumTree:
         if indices.numel() > _MAX_UPDATE:
             raise ValueError(f"at most {_MAX_UPDATE} entries per update, got {indices.numel()}")
         impl = _registry.dispatch(OP, "update", self.device, self.backend)
-        verdict = impl(self._storage, indices, priorities)
+        verdict = impl(self.storage, indices, priorities)
         if check:
             bad = int(verdict)
             if bad < indices.numel():
@@ -164,7 +166,7 @@ class SumTree:
             indices, drawn = out
             _check_out(indices, drawn, batch, self.device)
         impl = _registry.dispatch(OP, "sample", self.device, self.backend)
-        impl(self._storage, uniforms, indices, drawn)
+        impl(self.storage, uniforms, indices, drawn)
         return indices, drawn
 
     # ------------------------------------------------------------------ argument checks
