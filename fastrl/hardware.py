@@ -1,9 +1,10 @@
 """What ``auto`` means on the machine a run finds: precision, memory format and compile, chosen from the hardware.
 
-A setting tuned on one CPU can be ruinous on another: bfloat16 autocast doubles a Nature CNN update on a CPU with
-native bf16 (AVX-512 BF16, AMX) and makes it an order of magnitude slower where torch has to emulate it (AVX2
-only). So the learner options that depend on the hardware default to ``auto`` and are resolved here, at the
-start of a run, from what the machine is:
+A setting tuned on one CPU can be ruinous on another: bfloat16 autocast speeds a Nature CNN update up on a CPU
+with native bf16 (AVX-512 BF16, AMX) and slows it down badly where torch has to emulate it (AVX2 only; no
+record yet: ``fastrl bench train --preset ppo-atari --compare bf16=true`` on such a CPU measures it). So the
+learner options that depend on the hardware default to ``auto`` and are resolved here, at the start of a run,
+from what the machine is:
 
 - the device (a CUDA GPU with native bf16, or the CPU);
 - the CPU's instruction sets, read from the kernel's flags (``avx512_bf16``, ``amx_bf16``) beside torch's own
@@ -15,7 +16,8 @@ values into its ``config.json`` (a resumed run keeps them) and the choices into 
 carry them too. An explicit ``bf16=True`` is obeyed even where the CPU emulates bf16, with a warning that says
 so. ``detect`` is the one place that reads the machine, so tests fake a machine by patching it.
 
-Measured effects of each choice on the CPUs seen so far are in ``profiles/`` (``train-ppo-options.json``).
+Measured effects of each choice on the CPUs seen so far are in ``profiles/``: the ``--compare`` rows of
+``train-ppo-options.json`` and ``train-ppo.json`` (``fastrl bench train --preset ppo-atari --compare ...``).
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def _bf16(requested, machine: Machine, convolutional: bool) -> Choice:
         value = bool(requested)
         if value and not machine.native_bf16:
             warn_once(f"bf16=True on {where}: torch emulates bfloat16 here, which makes the network's passes "
-                      f"several times slower than float32 (bf16=auto would choose float32)")
+                      f"slower than in float32 (bf16=auto would choose float32)")
         return Choice("bf16", requested, value, "set explicitly")
     if not machine.native_bf16:
         return Choice("bf16", requested, False, f"{where} has no native bfloat16: emulated bf16 is slower than fp32")

@@ -64,8 +64,9 @@ def _dqn_cartpole_at_sb3() -> RunConfig:
 def _td3_halfcheetah_at_sb3() -> RunConfig:
     """SB3's TD3 defaults (stable_baselines3.td3.TD3): 1 env, actor and critics of [400, 300], Adam 1e-3,
     batch 256, one update per env step, policy delay 2, target smoothing 0.2 clipped to 0.5, tau 0.005, 1M
-    replay; both sides start learning at 300 env steps (SB3's default is 100; fastrl's first batch needs 257). SB3 adds no exploration noise by default; fastrl's N(0, 0.1) costs a few
-    microseconds per step."""
+    replay; both sides start learning at 300 env steps (SB3's default is 100; fastrl's first batch needs 257).
+    SB3 adds no exploration noise by default; fastrl's N(0, 0.1) stays: one small draw per env step, beside
+    an update per env step."""
     return RunConfig(
         algo="td3", env=EnvConfig(id="HalfCheetah-v5", num_envs=1, backend="envpool"),
         replay=ReplayConfig(capacity=1_000_000),

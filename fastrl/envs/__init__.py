@@ -7,7 +7,8 @@
     env = make_env("Catch-v0", 4096, backend="native")     # torch env living on the device
 
 ``backend="auto"`` takes the native env where there is one (Catch-v0, CartPole-v1: batched in torch, on the
-device, faster than any engine at many envs), else envpool where envpool has the id, else gymnasium's.
+device, faster than any engine at many envs: profiles/*/envs-native.json), else envpool where envpool has the
+id, else gymnasium's.
 Options per backend are in each adapter's docstring (``envpool``, ``ale``, ``gymnasium``, ``native``); the
 Atari ones (``atari.ATARI_DEFAULTS``) are named alike on every backend. Every error names the env, and for
 actions the env index and the step.

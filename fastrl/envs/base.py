@@ -197,8 +197,9 @@ class HostEngineVecEnv(VecEnv):
 
     A subclass sets the ``VecEnv`` attributes and ``action_dtype`` (the engine's), then calls ``_setup``.
     The hot path is a handful of calls: right after an engine step the caches are cold and each distinct
-    torch or numpy call costs 10-30 us, so checks, conversions and statistics run in compiled kernels: one
-    for the actions, one for all the outputs of a step.
+    torch or numpy call is costly next to the step, so checks, conversions and statistics run in compiled
+    kernels: one for the actions, one for all the outputs of a step. ``fastrl bench envs`` measures what the
+    interface costs beside the raw engine (profiles/*/envs.json).
     """
 
     action_dtype: np.dtype

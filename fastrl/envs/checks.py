@@ -5,10 +5,10 @@ the process), and a NaN torque silently poisons a MuJoCo state. Every adapter ru
 it is given, unless it was made with ``check_actions=False``. Errors name the env, the step, the value and
 what was expected.
 
-Costs: one reduction over the batch (about 3 us for 16 envs, hot). The host-engine adapters check the values
-in the compiled pass that also converts the actions to the engine's dtype (``base.HostEngineVecEnv``) and call
-``check_action_batch`` only to word the error; the native envs call it on their tensors. ``bench envs``
-measures the cost against the step time (``check_actions=False`` switches it off).
+Costs: one reduction over the batch. The host-engine adapters check the values in the compiled pass that
+also converts the actions to the engine's dtype (``base.HostEngineVecEnv``) and call ``check_action_batch``
+only to word the error; the native envs call it on their tensors. ``bench envs --check-cost`` measures the
+cost against the step time (``check_actions=False`` switches it off; profiles/*/envs.json, envs-native.json).
 """
 
 from __future__ import annotations

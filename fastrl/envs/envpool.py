@@ -11,8 +11,8 @@ own batching). Options: ``num_threads`` (default one per env, at most one per co
   action, as in gymnasium. Clipping is the policy's business.
 - envpool fixes its seeds when the pool is made (env i gets ``seed + i``) and cannot reset envs that are in
   flight, so ``reset(seed=s)`` (other than the first reset with make_env's seed), and any ``reset()`` of an
-  async env after its first, makes a new pool (about half a second for Atari); an async re-reset without a
-  seed moves on to ``seed + num_envs``, so the envs do not replay their first episodes.
+  async env after its first, makes a new pool (slow for Atari: every env is built anew); an async re-reset
+  without a seed moves on to ``seed + num_envs``, so the envs do not replay their first episodes.
 - Full-game statistics for Atari use envpool's raw reward (``info["reward"]``) and its game-over flag
   (``info["terminated"]``), so they hold with ``reward_clip`` and ``episodic_life``.
 """

@@ -151,8 +151,9 @@ def available(op: str, device: torch.device | str) -> list[str]:
 _CHOICES: dict[tuple, str] = {}
 
 #: CPython's mapping behind ``os.environ`` on POSIX (bytes keys, kept in step with it). ``choose`` runs on
-#: every op call, and ``os.environ.get`` costs about 1 us there (the name is encoded and the value decoded),
-#: which is 5% of a prioritized replay round; the settings only need to be told apart, not decoded.
+#: every op call, and ``os.environ.get`` encodes the name and decodes the value each time, a visible share of
+#: a prioritized replay round (timed by ``fastrl bench replay``); the settings only need to be told apart,
+#: not decoded.
 _ENVIRON_BYTES = os.environ._data if os.name == "posix" else None
 
 

@@ -67,9 +67,9 @@ def categorical_projection(
 
 def _check(next_probs, rewards, discounts, support) -> tuple[float, float, int]:
     """(v_min, v_max, atoms), or raise on bad input. This runs on every call, and at B = 512 the kernel takes
-    microseconds, so a single pass of cheap tests (plain Python numbers; no ABC isinstance, ~1 us each)
-    accepts the usual inputs; anything else goes through ``_check_fully``, which accepts or says what is
-    wrong."""
+    microseconds (``fastrl profile ops --op categorical_projection`` times it), so a single pass of cheap
+    tests (plain Python numbers; no ABC isinstance, which costs as much as many plain tests) accepts the
+    usual inputs; anything else goes through ``_check_fully``, which accepts or says what is wrong."""
     try:
         v_min, v_max, atoms = support
         batch, device = next_probs.shape[0], next_probs.device

@@ -1,8 +1,9 @@
 """C51 / D4PG projection in CUDA C (``kernels/categorical_projection.cu``): a warp per row, gather form.
 
 Tensors go to the kernel as raw device pointers (``data_ptr()``), which CuPy passes as 64-bit values; that
-skips per-call DLPack conversions, which would cost about as much as the kernel at B = 512. Integer
-arguments are Python ints (64-bit in the kernel), float arguments numpy.float32.
+skips per-call DLPack conversions, which would cost about as much as the kernel at B = 512
+(``fastrl profile ops --op categorical_projection`` on a GPU times the kernel). Integer arguments are Python
+ints (64-bit in the kernel), float arguments numpy.float32.
 """
 
 from __future__ import annotations

@@ -35,8 +35,9 @@ def frame_stack_gather(frames: torch.Tensor, indices: torch.Tensor, first_frame_
     capacity, frame_shape = frames.shape[0], frames.shape[1:]
     slots = stack_slots(indices, capacity, stack)
     kept = kept_positions(slots, first_frame_mask).view(-1, 1)
-    # Rows of flat frames: on the CPU, index_select over [capacity, H, W] uint8 takes a path ~100x slower
-    # than over [capacity, H*W], and masked_fill_ with a broadcast mask ~30x slower than mul_.
+    # Rows of flat frames: on the CPU, index_select over [capacity, H, W] uint8 takes a far slower path than
+    # over [capacity, H*W], and masked_fill_ with a broadcast mask is far slower than mul_ (the reference's
+    # time: ``fastrl profile ops --op frame_stack_gather``, profiles/*/ops.json).
     rows = frames.reshape(capacity, -1)
     if out is None:
         return rows.index_select(0, slots.view(-1)).mul_(kept).view(indices.shape[0], stack, *frame_shape)

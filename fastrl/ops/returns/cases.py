@@ -33,7 +33,8 @@ def _rollout(T: int, N: int, device: torch.device) -> dict[str, torch.Tensor]:
 
 def _outputs(T: int, N: int, device: torch.device) -> dict[str, torch.Tensor]:
     """Preallocated, already touched outputs, as a learner's rollout storage holds them: a fresh
-    allocation per call would time the kernel's page faults (~8 us per 4 KiB on first touch here).
+    allocation per call would time the page faults of its first touch (on a VM, microseconds per 4 KiB
+    page), not the kernel.
     Top-level entries, so that the profiler's per-provider copy of the inputs copies them too."""
     return {"out0": torch.zeros(T, N, device=device), "out1": torch.zeros(T, N, device=device)}
 

@@ -4,7 +4,8 @@ The tensors are [T, N] with the env index fastest, so each kernel walks t (in re
 inside, the N envs of row t: contiguous reads and writes, with the scan's carry held in the previous output
 row or a length-N array. At N = 4096 the loops are bound by memory traffic, not arithmetic: a branch-free
 variant that LLVM vectorized measured no faster, so the plainer form stays. The kernels are serial:
-``parallel=True`` over blocks of envs measured slower on the shared 2-core machine at N = 8, 64 and 4096.
+``parallel=True`` over blocks of envs measured slower on a 2-core machine at N = 8, 64 and 4096, the sizes
+``fastrl profile ops --op returns`` times (the serial kernels' record: profiles/*/ops.json).
 
 bfloat16 inputs are widened to float32 first (numpy has no bfloat16): a copy of the inputs.
 """

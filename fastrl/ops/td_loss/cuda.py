@@ -1,8 +1,9 @@
 """Fused TD loss in CUDA C (``kernels/td_loss.cu``): one launch, a few row lanes per sample, no atomics.
 
 Tensors go to the kernel as raw device pointers (``data_ptr()``, None for null), which CuPy passes as 64-bit
-values: at B = 512 the whole kernel takes a few microseconds, about what DLPack conversions of eight tensors
-would add. Integer arguments are Python ints (64-bit in the kernel), float arguments numpy.float32.
+values: DLPack conversions of eight tensors per call would add about as much again as the kernel takes at
+B = 512 (``fastrl profile ops --op td_loss`` on a GPU times the kernel). Integer arguments are Python ints
+(64-bit in the kernel), float arguments numpy.float32.
 """
 
 from __future__ import annotations
