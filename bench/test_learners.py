@@ -52,7 +52,7 @@ def _run(benchmark, name: str, part: str, body) -> None:
 
 @pytest.mark.parametrize("name", OFF_POLICY)
 def test_off_policy_update(benchmark, name, preset_threads):
-    from fastrl.runner import make_env
+    from fastrl.run.envs import make_env
 
     config = bench_train.bench_config(bench_train.TrainBenchConfig(device=DEVICE), name)
     preset_threads(config)
@@ -67,7 +67,7 @@ def test_off_policy_update(benchmark, name, preset_threads):
 @pytest.mark.parametrize("name", ON_POLICY)
 def test_ppo(benchmark, name, part, preset_threads):
     from fastrl.algos.ppo.learner import env_options
-    from fastrl.runner import make_env
+    from fastrl.run.envs import make_env
 
     config = bench_train.ppo_bench_config(bench_train.TrainBenchConfig(device=DEVICE), name)
     preset_threads(config)

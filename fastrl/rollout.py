@@ -22,14 +22,13 @@ action, logprob, value)`` being the policy for step t of the envs ``env_ids`` (N
   half takes exactly T steps per rollout with the same policy. So the transitions are those of sync
   collection, given a policy whose draws depend only on (t, env) (``act`` gets both).
 
-Per-stage host timers go to the ``clock`` (a ``fastrl.runner.Stopwatch``): ``env`` (step, or send + recv),
+Per-stage host timers go to the ``clock`` (a ``fastrl.run.stopwatch.Stopwatch``): ``env`` (step, or send + recv),
 ``act`` (the policy), ``store`` (rollout writes and episode statistics). In async mode ``env`` is the time
 spent waiting for the half in flight, which the policy's work on the other half hides.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -116,25 +115,18 @@ class Collector:
     # ---- sync -------------------------------------------------------------------------------------------
 
     def _collect_sync(self, act: Policy) -> None:
-        r, clock, now = self.rollout, self.clock, time.perf_counter
+        r, clock = self.rollout, self.clock
         obs = r.next_obs
         for t in range(r.num_steps):
-            start = now()
-            stored, env_action, logprob, value = act(obs, t, None)
-            clock.add("act", start)
-
-            start = now()
-            r.write_policy(t, None, obs, stored, logprob, value)
-            clock.add("store", start)
-
-            start = now()
-            obs, reward, terminated, truncated, info = self.envs.step(env_action)
-            clock.add("env", start)
-
-            start = now()
-            r.write_step(t, None, reward, terminated, truncated)
-            self.after_step(info)
-            clock.add("store", start)
+            with clock("act"):
+                stored, env_action, logprob, value = act(obs, t, None)
+            with clock("store"):
+                r.write_policy(t, None, obs, stored, logprob, value)
+            with clock("env"):
+                obs, reward, terminated, truncated, info = self.envs.step(env_action)
+            with clock("store"):
+                r.write_step(t, None, reward, terminated, truncated)
+                self.after_step(info)
         r.next_obs.copy_(obs)
 
     # ---- async ------------------------------------------------------------------------------------------
@@ -164,9 +156,8 @@ class Collector:
         """After an async reset: the two batches of first observations, which fix the two halves."""
         halves = []
         for _ in range(2):
-            start = time.perf_counter()
-            out = self.envs.recv()
-            self.clock.add("env", start)
+            with self.clock("env"):
+                out = self.envs.recv()
             ids = out.env_ids.clone()
             self.rollout.next_obs.index_copy_(0, ids, out.obs)
             halves.append((ids.cpu().numpy().astype(np.int64), ids))
@@ -174,34 +165,29 @@ class Collector:
 
     def _act(self, act: Policy, obs, t: int, env_ids, half: int) -> torch.Tensor:
         """The policy for the envs ``env_ids`` (in any order) at step t; their env actions in the half's order."""
-        start = time.perf_counter()
-        stored, env_action, logprob, value = act(obs, t, env_ids)
-        self.clock.add("act", start)
-        start = time.perf_counter()
-        self.rollout.write_policy(t, env_ids, obs, stored, logprob, value)
-        if self._env_actions is None:
-            self._env_actions = torch.zeros((self.envs.num_envs, *env_action.shape[1:]), dtype=env_action.dtype,
-                                            device=env_action.device)
-            self._send = [torch.empty_like(self._env_actions[:self.envs.batch_size]) for _ in range(2)]
-        self._env_actions.index_copy_(0, env_ids, env_action)
-        torch.index_select(self._env_actions, 0, self._halves[half][1], out=self._send[half])
-        self.clock.add("store", start)
+        with self.clock("act"):
+            stored, env_action, logprob, value = act(obs, t, env_ids)
+        with self.clock("store"):
+            self.rollout.write_policy(t, env_ids, obs, stored, logprob, value)
+            if self._env_actions is None:
+                self._env_actions = torch.zeros((self.envs.num_envs, *env_action.shape[1:]),
+                                                dtype=env_action.dtype, device=env_action.device)
+                self._send = [torch.empty_like(self._env_actions[:self.envs.batch_size]) for _ in range(2)]
+            self._env_actions.index_copy_(0, env_ids, env_action)
+            torch.index_select(self._env_actions, 0, self._halves[half][1], out=self._send[half])
         return self._send[half]
 
     def _send_half(self, half: int, actions: torch.Tensor, host_ids: np.ndarray) -> None:
-        start = time.perf_counter()
-        self.envs.send(actions, host_ids)
-        self.clock.add("env", start)
+        with self.clock("env"):
+            self.envs.send(actions, host_ids)
 
     def _receive(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The half in flight lands: its step-t results go into the rollout; (its observations, its env ids)."""
-        start = time.perf_counter()
-        out = self.envs.recv()
-        self.clock.add("env", start)
-        start = time.perf_counter()
-        self.rollout.write_step(t, out.env_ids, out.reward, out.terminated, out.truncated)
-        self.after_step(out.info)
-        self.clock.add("store", start)
+        with self.clock("env"):
+            out = self.envs.recv()
+        with self.clock("store"):
+            self.rollout.write_step(t, out.env_ids, out.reward, out.terminated, out.truncated)
+            self.after_step(out.info)
         return out.obs, out.env_ids
 
     # ---- checkpoints ------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig
 
 LOCK = ".lock"
 #: what a run writes into its directory (fastrl.runner, fastrl.log, A3C's worker events)
+#: the run directory's resolved config and its metadata (git sha, hardware, library versions)
+CONFIG = "config.json"
+META = "meta.json"
 RUN_FILES = ("config.json", "meta.json", "metrics.jsonl", "episodes.jsonl", "tb", "learning_curve.png",
              "checkpoints", "workers.jsonl")
 #: fields a resume keeps: the checkpoint's env state, observations and replay are shaped by them
@@ -170,3 +173,17 @@ def _mismatch(saved: Any, fresh: Any, path: str) -> str | None:
             if found:
                 return found
     return None
+
+
+def write_config(run_dir: Path, config: RunConfig, *, fresh: bool, hardware_choices=()) -> None:
+    """Write the run's resolved ``config.json`` and, for a fresh run, ``meta.json`` (git sha, hardware,
+    library versions, and the hardware choices with their reasons), both atomically."""
+    from fastrl.config import to_dict
+    from fastrl.io import atomic_write_json
+    from fastrl.records import run_meta
+
+    atomic_write_json(run_dir / CONFIG, to_dict(config))
+    if fresh:
+        meta = run_meta(to_dict(config))
+        meta["hardware_choices"] = [choice.to_json() for choice in hardware_choices]
+        atomic_write_json(run_dir / META, meta)

@@ -49,15 +49,15 @@ from typing import Any
 import torch
 
 from fastrl import checkpoint, rundir, signals
-from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict, to_dict
+from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict
 from fastrl.hardware import resolve_run
-from fastrl.io import atomic_write_json
 from fastrl.log import RunLogger
-
-CONFIG = "config.json"
-META = "meta.json"
-#: offset between the training envs' seed and the evaluation envs' seed
-EVAL_SEED_OFFSET = 1_000_003
+from fastrl.run.envs import env_state, load_env_state, make_env
+from fastrl.run.episodes import EpisodeStats, rows_per_log
+from fastrl.run.evaluation import EVAL_SEED_OFFSET, evaluate
+from fastrl.run.intervals import next_multiple
+from fastrl.run.stopwatch import Stopwatch
+from fastrl.rundir import CONFIG
 
 
 def train(config: RunConfig | None = None, *, resume: str | Path | None = None,
@@ -222,15 +222,6 @@ def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = 
             "return_std": float(returns.std(unbiased=False)), "returns": returns.tolist()}
 
 
-def make_env(config: RunConfig, num_envs: int, seed: int, **extra_options):
-    """``config``'s env, ``num_envs`` copies seeded ``seed, seed + 1, ...`` (``extra_options`` on top of its
-    own options)."""
-    from fastrl.envs import make_env as _make_env
-
-    return _make_env(config.env.id, num_envs, backend=config.env.backend, device=config.resolved_device(),
-                     seed=seed, **config.env.make_options(), **extra_options)
-
-
 class RunInterrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped the run; its checkpoint is written (the message says where, and how to resume)."""
 
@@ -289,12 +280,12 @@ class Run:
             self.logger = RunLogger(run_dir, config.total_env_steps, tensorboard=config.tensorboard,
                                     progress=config.progress, resume_step=ckpt.step if ckpt else None)
         self.stopwatch = Stopwatch(algo.stages)
-        self.episodes = EpisodeStats(self.envs.batch_size, _rows_per_log(config, self.envs.batch_size), self.device)
+        self.episodes = EpisodeStats(self.envs.batch_size, rows_per_log(config, self.envs.batch_size), self.device)
         self._algo = algo
         self.envs_restored = False  # set by start(): the envs continue the checkpoint's episodes
-        self._next_log = _next_multiple(self.env_steps, config.log_interval)
-        self._next_eval = _next_multiple(self.env_steps, config.eval_interval) if config.eval_interval else None
-        self._next_checkpoint = (_next_multiple(self.env_steps, config.checkpoint_every())
+        self._next_log = next_multiple(self.env_steps, config.log_interval)
+        self._next_eval = next_multiple(self.env_steps, config.eval_interval) if config.eval_interval else None
+        self._next_checkpoint = (next_multiple(self.env_steps, config.checkpoint_every())
                                  if config.checkpoint_every() else None)
         self._last_log = (time.perf_counter(), self.env_steps)
         self._finished = False
@@ -342,18 +333,13 @@ class Run:
         # The config is (re)written only now that the learner and the replay accepted it, so that a resume
         # refused for a config that does not fit leaves the run directory as it was.
         if self.is_main:
-            atomic_write_json(self.run_dir / CONFIG, to_dict(self.config))
-            if self.checkpoint is None:
-                from fastrl.records import run_meta
-
-                meta = run_meta(to_dict(self.config))
-                meta["hardware_choices"] = [c.to_json() for c in self.hardware_choices]
-                atomic_write_json(self.run_dir / META, meta)
+            rundir.write_config(self.run_dir, self.config, fresh=self.checkpoint is None,
+                                hardware_choices=self.hardware_choices)
         state = self.checkpoint.state if self.checkpoint else None
         restorable = state is not None and state.get("envs") is not None and self.is_main
         self.envs_restored = restorable and (replay is None or replay.steps > 0)
         if self.envs_restored:
-            _load_env_state(self.envs, state["envs"])
+            load_env_state(self.envs, state["envs"])
             return state["loop"]["obs"].to(self.device)
         seed = self.env_seed if state is None else self.env_seed + self.env_steps
         obs = self.envs.reset(seed=seed)
@@ -432,7 +418,7 @@ class Run:
             raise checkpoint.TrainingDiverged(
                 f"training diverged: {bad} is not finite at env step {self.env_steps:,}; not checkpointed: "
                 f"{checkpoint.last_good(self.run_dir)}; lower --lr, or bound the updates with --max-grad-norm")
-        state = {"loop": loop_state, "envs": _env_state(self.envs), "rng": checkpoint.rng_state(),
+        state = {"loop": loop_state, "envs": env_state(self.envs), "rng": checkpoint.rng_state(),
                  "env_steps": self.env_steps}
         extra = {"replay": replay.save} if replay is not None and self.config.replay.save_with_checkpoint else None
         if extra:
@@ -490,7 +476,7 @@ class Run:
         mark = getattr(self, attr)
         if mark is None or self.env_steps < mark:
             return False
-        setattr(self, attr, _next_multiple(self.env_steps, interval))
+        setattr(self, attr, next_multiple(self.env_steps, interval))
         return True
 
     def _interval_metrics(self, learner) -> dict[str, float]:
@@ -536,112 +522,6 @@ def replay_config_for(config: RunConfig, envs, gamma: float, updates_total: int)
         priority_eps=r.priority_eps, checks=torch.device(config.resolved_device()).type == "cpu")
 
 
-def evaluate(envs, act: Callable, episodes: int, *, seed: int, device: torch.device) -> list[float]:
-    """Full-game returns of ``episodes`` episodes of the policy ``act(obs, generator) -> actions`` (its
-    random draws from a generator on ``device`` seeded ``seed``).
-
-    Env i contributes its first ``episodes // E`` (+1 for the first ``episodes % E`` envs) episodes, so
-    that short episodes are not over-represented (taking the first ``episodes`` to end would favour them).
-    """
-    generator = torch.Generator(device=device).manual_seed(seed)
-    n = envs.num_envs
-    quota = [episodes // n + (1 if i < episodes % n else 0) for i in range(n)]
-    returns: list[float] = []
-    obs = envs.reset(seed=seed)
-    while any(q > 0 for q in quota):
-        obs, _, _, _, info = envs.step(act(obs, generator))
-        ended = torch.as_tensor(info["episode_end"]).cpu()
-        if ended.any():
-            values = torch.as_tensor(info["episode_return"]).cpu()
-            for i in ended.nonzero().flatten().tolist():
-                if quota[i] > 0:
-                    quota[i] -= 1
-                    returns.append(float(values[i]))
-    return returns
-
-
-class Stopwatch:
-    """Host wall time per stage, summed between log rows; ``take`` gives ms per call and resets.
-
-    On CUDA these are host times (launch and any sync), not device times: the loop does not synchronize
-    to measure.
-    """
-
-    def __init__(self, stages: tuple[str, ...]):
-        self.total = dict.fromkeys(stages, 0.0)
-        self.calls = dict.fromkeys(stages, 0)
-        self._timers = {stage: _StageTimer(self, stage) for stage in stages}
-
-    def __call__(self, stage: str) -> _StageTimer:
-        """``with stopwatch("env"):`` times the block as one call of that stage."""
-        return self._timers[stage]
-
-    def add(self, stage: str, started: float) -> None:
-        self.total[stage] += time.perf_counter() - started
-        self.calls[stage] += 1
-
-    def take(self) -> dict[str, float]:
-        out = {f"ms_{k}": 1e3 * self.total[k] / self.calls[k] for k in self.total if self.calls[k]}
-        for k in self.total:
-            self.total[k], self.calls[k] = 0.0, 0
-        return out
-
-
-class _StageTimer:
-    """The context manager of one stage (a class, not a generator: it runs several times per env step)."""
-
-    __slots__ = ("_stopwatch", "_stage", "_started")
-
-    def __init__(self, stopwatch: Stopwatch, stage: str):
-        self._stopwatch, self._stage, self._started = stopwatch, stage, 0.0
-
-    def __enter__(self) -> None:
-        self._started = time.perf_counter()
-
-    def __exit__(self, *exc) -> None:
-        self._stopwatch.add(self._stage, self._started)
-
-
-class EpisodeStats:
-    """Finished episodes' returns and lengths, copied into preallocated device rows each step and read by
-    the host only at the log interval (one transfer), so the loop never waits for the device for them."""
-
-    def __init__(self, num_envs: int, rows: int, device: torch.device):
-        self.ended = torch.zeros(rows, num_envs, dtype=torch.bool, device=device)
-        self.returns = torch.zeros(rows, num_envs, dtype=torch.float32, device=device)
-        self.lengths = torch.zeros(rows, num_envs, dtype=torch.int32, device=device)
-        self.steps: list[int] = []
-
-    def record(self, info: dict[str, Any], env_steps: int) -> None:
-        row = len(self.steps)
-        if row == self.ended.shape[0]:  # more steps than a log interval holds (eval or checkpoint forced)
-            self._grow()
-        self.ended[row].copy_(torch.as_tensor(info["episode_end"]), non_blocking=True)
-        self.returns[row].copy_(torch.as_tensor(info["episode_return"]), non_blocking=True)
-        self.lengths[row].copy_(torch.as_tensor(info["episode_length"]), non_blocking=True)
-        self.steps.append(env_steps)
-
-    def drain(self) -> tuple[list[int], list[float], list[int]]:
-        rows = len(self.steps)
-        ended = self.ended[:rows].cpu()
-        where = ended.nonzero().tolist()
-        returns = self.returns[:rows].cpu()
-        lengths = self.lengths[:rows].cpu()
-        out = ([self.steps[r] for r, _ in where], [float(returns[r, i]) for r, i in where],
-               [int(lengths[r, i]) for r, i in where])
-        self.steps.clear()
-        return out
-
-    def _grow(self) -> None:
-        for name in ("ended", "returns", "lengths"):
-            t = getattr(self, name)
-            setattr(self, name, torch.cat((t, torch.zeros_like(t))))
-
-
-def _rows_per_log(config: RunConfig, batch_size: int) -> int:
-    return math.ceil(config.log_interval / batch_size) + 1
-
-
 def _rank_and_world() -> tuple[int, int]:
     """This process's rank and the number of ranks (0, 1 outside torchrun's process group)."""
     import torch.distributed as dist
@@ -671,23 +551,3 @@ def _first_non_finite(node: Any, path: str) -> str | None:
         if found is not None:
             return found
     return None
-
-
-def _next_multiple(value: int, interval: int) -> int:
-    return (value // interval + 1) * interval
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Env snapshots (native envs only: their whole state is tensors on the device)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _env_state(envs) -> dict[str, Any] | None:
-    if not hasattr(envs, "state_dict"):
-        return None
-    state = envs.state_dict()
-    return {**state, "generator": checkpoint.b64_tensor(state["generator"])}  # state.json holds text
-
-
-def _load_env_state(envs, state: dict[str, Any]) -> None:
-    envs.load_state_dict({**state, "generator": checkpoint.tensor_from_b64(state["generator"])})

@@ -59,7 +59,7 @@ def updates_due(env_steps: int, updates_done: int, section, learning_from: int) 
 def learner_step(replay, learner: OffPolicyLearner, batch_size: int, sampling: torch.Generator,
                  prioritized: bool, clock) -> None:
     """Sample a minibatch, update the learner on it, and (prioritized) give the replay its TD errors;
-    ``clock``: the stage timers (``fastrl.runner.Stopwatch``)."""
+    ``clock``: the stage timers (``fastrl.run.stopwatch.Stopwatch``)."""
     with clock("sample"):
         batch = replay.sample(batch_size, sampling)
     with clock("update"):

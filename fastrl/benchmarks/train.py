@@ -233,7 +233,7 @@ def measure_off_policy(bench: TrainBenchConfig, name: str) -> list[dict]:
 def off_policy_rates(bench: TrainBenchConfig, config: RunConfig) -> tuple[float, float, float, dict[str, float], int]:
     """An off-policy preset's three measurements, on its torch threads: (env-only env steps/s, learner-only
     updates/s, end-to-end env steps/s, the loop's per-stage ms, the torch threads they ran on)."""
-    from fastrl.runner import make_env
+    from fastrl.run.envs import make_env
 
     threads_before = torch.get_num_threads()
     if config.torch_threads:
@@ -310,7 +310,8 @@ def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
     prioritized), on a replay filled with ``learning_starts`` random steps of ``envs``: 1 update."""
     from fastrl.algos import algorithm
     from fastrl.replay import ReplayBuffer
-    from fastrl.runner import Stopwatch, replay_config_for
+    from fastrl.run.stopwatch import Stopwatch
+    from fastrl.runner import replay_config_for
 
     section = off_policy_section(config)
     device = torch.device(config.resolved_device())
@@ -372,7 +373,7 @@ def ppo_bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     from fastrl.algos.ppo.learner import env_options
     from fastrl.envs.base import cpu_cores
-    from fastrl.runner import make_env
+    from fastrl.run.envs import make_env
 
     config = ppo_bench_config(bench, name)
     threads_before = torch.get_num_threads()
@@ -501,7 +502,7 @@ def _ppo_learner_and_rollout(envs, config: RunConfig):
     from fastrl.algos.ppo.learner import learner_for
     from fastrl.envs.base import torch_dtype
     from fastrl.rollout import Collector, Rollout
-    from fastrl.runner import Stopwatch
+    from fastrl.run.stopwatch import Stopwatch
 
     device = torch.device(config.resolved_device())
     c = config.ppo

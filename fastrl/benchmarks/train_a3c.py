@@ -18,8 +18,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tyro
 
@@ -62,7 +64,6 @@ def bench_config(bench: A3CBenchConfig, workers: int):
 
 
 def measure(bench: A3CBenchConfig) -> list[dict]:
-    from fastrl.algos.a3c.learner import measure_throughput
 
     if bench.algo != "a3c":
         raise ValueError(f"--algo {bench.algo!r}: this suite measures the a3c family (its presets choose the method)")
@@ -134,3 +135,58 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train --algo a
     if plot is not None:
         print(f"scaling plot written to {plot_scaling(rows, plot)}")
     return 0
+
+
+def measure_throughput(config, *, seconds: float, warmup: float = 3.0) -> dict[str, Any]:
+    """Env steps/s and updates/s of ``config``'s workers alone (no evaluator, logging or checkpoints), counted
+    over ``seconds`` once every worker has taken its first step and ``warmup`` more seconds have passed
+    (process start-up and first-call costs excluded). For ``fastrl bench train --algo a3c``.
+
+    Also the workers' CPU time over the window (Linux /proc): ``cpu_share``, the mean fraction of a core each
+    worker got, and ``env_steps_per_cpu_s``. On a machine that other work shares, these tell the workers'
+    own cost (constant when the workers do not slow each other down) from the cores they were given."""
+    from fastrl import hogwild
+    from fastrl.algos.a3c.supervisor import Supervisor
+    from fastrl.algos.a3c.workers import PRELOAD
+
+    config = dataclasses.replace(config, eval_interval=0, stop_return=None, total_env_steps=1 << 62)
+    supervisor = Supervisor(config, Path(), None, None)  # builds the shared state; writes nothing
+    board = supervisor.shared.board
+    pool = hogwild.WorkerPool(supervisor.roles(), board, start_method=config.a3c.start_method, max_restarts=0,
+                              preload=PRELOAD)
+    try:
+        pool.start()
+        started = time.monotonic()
+        while bool((board.steps == 0).any()):
+            pool.watch(0.05)
+            if time.monotonic() - started > 300:
+                raise TimeoutError(f"workers without a first step after 300 s: {(board.steps == 0).nonzero()}")
+        until = time.monotonic() + warmup
+        while time.monotonic() < until:
+            pool.watch(until - time.monotonic())
+        pids = list(pool.pids().values())
+        t0, steps0, updates0, cpu0 = time.monotonic(), board.steps.clone(), board.total_updates(), _cpu_seconds(pids)
+        until = t0 + seconds
+        while time.monotonic() < until:
+            pool.watch(until - time.monotonic())
+        elapsed = time.monotonic() - t0
+        steps = board.steps - steps0
+        updates = board.total_updates() - updates0
+        cpu = _cpu_seconds(pids) - cpu0
+    finally:
+        pool.stop()
+    return {"env_steps_per_s": float(steps.sum()) / elapsed, "updates_per_s": updates / elapsed,
+            "per_worker_env_steps_per_s": (steps.double() / elapsed).tolist(), "seconds": elapsed,
+            "cpu_share": cpu / (elapsed * len(pids)), "env_steps_per_cpu_s": float(steps.sum()) / max(cpu, 1e-9)}
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes have used so far, from /proc (0 where it cannot be read)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from fastrl import hogwild
-from fastrl.algos.a3c import learner as a3c
+from fastrl.algos.a3c import workers as a3c
 
 
 def tiny_shared(workers: int = 2, alpha: float = 0.9) -> a3c.Shared:

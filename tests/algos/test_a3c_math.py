@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import torch
 
-from fastrl.algos.a3c import learner as a3c
+from fastrl.algos.a3c import workers as a3c
 from fastrl.algos.a3c.spec import default_config
 from fastrl.config import ConfigError, check_fits_env, preset
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fastrl import checkpoint, hogwild
-from fastrl.algos.a3c import learner as a3c
+from fastrl.algos.a3c import workers as a3c
 from fastrl.config import preset
 from fastrl.log import read_jsonl
 from fastrl.runner import train

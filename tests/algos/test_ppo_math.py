@@ -32,7 +32,7 @@ from fastrl.config import ConfigError, EnvConfig, PPOConfig, RunConfig, check_fi
 from fastrl.envs import make_env
 from fastrl.ops import _registry
 from fastrl.rollout import Collector, Rollout
-from fastrl.runner import Stopwatch
+from fastrl.run.stopwatch import Stopwatch
 
 VECTOR = gymnasium.spaces.Box(-1.0, 1.0, (4,), np.float32)
 

@@ -48,11 +48,15 @@ def train(run) -> None:
     if run.checkpoint is not None:
         learner.load_state_dict(run.checkpoint.state["loop"]["learner"])
     obs = run.start()
+
+    def state() -> dict:
+        return {"learner": learner.state_dict(), "obs": obs}
+
     running = run.env_steps < run.config.total_env_steps
     while running:
         obs, _, _, _, info = run.envs.step(learner.act(obs))
         run.after_step(info)
-        running = run.tick(learner, lambda: {"learner": learner.state_dict(), "obs": obs})
+        running = run.tick(learner, state)
 
 
 def check_env(config, observation_space, action_space, where: str) -> None:

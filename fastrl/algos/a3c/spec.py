@@ -105,8 +105,8 @@ ALGORITHM = Algorithm(
              "nstepq-catch": _nstepq_catch},
     check_run=check_run,
     check_env=check_env,
-    learner_for=lazy("fastrl.algos.a3c.learner:learner_for"),
-    supervise=lazy("fastrl.algos.a3c.learner:train_run"),
-    evaluate_run=lazy("fastrl.algos.a3c.learner:evaluate_run"),
+    learner_for=lazy("fastrl.algos.a3c.workers:learner_for"),
+    supervise=lazy("fastrl.algos.a3c.supervisor:train_run"),
+    evaluate_run=lazy("fastrl.algos.a3c.workers:evaluate_run"),
     default_config=default_config,
 )

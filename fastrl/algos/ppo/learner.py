@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 
 import gymnasium
 import torch
@@ -54,6 +53,7 @@ from fastrl.hardware import resolve_ppo
 from fastrl.nets import MLP, NatureCNN
 from fastrl.ops.returns import gae
 from fastrl.rollout import Collector, Rollout
+from fastrl.run.stopwatch import untimed
 
 #: learner statistics, averaged over minibatch updates between two log rows
 STATS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
@@ -305,34 +305,29 @@ class PPO:
     # Learning
     # -----------------------------------------------------------------------------------------------------
 
-    def learn(self, rollout: Rollout, rewards: torch.Tensor, updates_total: int, clock=None) -> None:
+    def learn(self, rollout: Rollout, rewards: torch.Tensor, updates_total: int, clock=untimed) -> None:
         """Advantages by GAE, then the epochs of minibatch updates on the rollout; ``updates_total`` (rollouts
-        over the run) sets the annealed learning rate."""
+        over the run) sets the annealed learning rate; ``clock``: the run's stage timers."""
         c = self.config
-        start = time.perf_counter()
-        if self._buffers is None or self._buffers[0].shape != rollout.values.shape:
-            self._buffers = (torch.empty_like(rollout.values), torch.empty_like(rollout.values))
-        with torch.no_grad():
-            next_value = self.forward(rollout.next_obs)[1]
-            advantages, returns = advantages_and_returns(rollout, rewards, next_value, c.gamma, c.gae_lambda,
-                                                         out=self._buffers)
-            mask = rollout.valid.flatten()
-            self._explained_variance(rollout.values.flatten(), returns.flatten(), mask)
-        if clock is not None:
-            clock.add("advantages", start)
-
-        start = time.perf_counter()
-        self._set_learning_rate(updates_total)
-        epochs = self._epochs(rollout, advantages.flatten(), returns.flatten(), mask)
-        with torch.no_grad():
-            self.rollout_stats[1] += epochs
-            self.rollout_stats[-1] += 1
-        if self.net.obs_norm is not None:  # after the update: the update saw the normalization the rollout saw
-            flat_obs = rollout.obs.flatten(0, 1)
-            self.net.obs_norm.update(flat_obs, rollout.valid.flatten(), all_reduce=self.world_size > 1)
-        self.rollouts += 1
-        if clock is not None:
-            clock.add("update", start)
+        with clock("advantages"):
+            if self._buffers is None or self._buffers[0].shape != rollout.values.shape:
+                self._buffers = (torch.empty_like(rollout.values), torch.empty_like(rollout.values))
+            with torch.no_grad():
+                next_value = self.forward(rollout.next_obs)[1]
+                advantages, returns = advantages_and_returns(rollout, rewards, next_value, c.gamma, c.gae_lambda,
+                                                             out=self._buffers)
+                mask = rollout.valid.flatten()
+                self._explained_variance(rollout.values.flatten(), returns.flatten(), mask)
+        with clock("update"):
+            self._set_learning_rate(updates_total)
+            epochs = self._epochs(rollout, advantages.flatten(), returns.flatten(), mask)
+            with torch.no_grad():
+                self.rollout_stats[1] += epochs
+                self.rollout_stats[-1] += 1
+            if self.net.obs_norm is not None:  # after the update: it saw the normalization the rollout saw
+                flat_obs = rollout.obs.flatten(0, 1)
+                self.net.obs_norm.update(flat_obs, rollout.valid.flatten(), all_reduce=self.world_size > 1)
+            self.rollouts += 1
 
     def _epochs(self, rollout: Rollout, advantages, returns, mask) -> int:
         """The minibatch updates; returns the epochs run (fewer where the target KL stopped them)."""
