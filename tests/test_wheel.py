@@ -55,13 +55,20 @@ def installed(tmp_path_factory):
             shutil.copy2(ROOT / name, src / name)
     dist = tmp / "dist"
     # no build isolation: setuptools is already here, and the machine may have no index to fetch it from
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(src)])
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
+          str(src)])
     (wheel,) = dist.glob("fastrl-*.whl")
 
     venv = tmp / "venv"
-    # the system site-packages give the venv torch; the pip that runs is the system's, installing into the venv
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)])
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
+    # This interpreter's site-packages (torch, numpy, pip), where this test runs from a venv too (which
+    # --system-site-packages would skip), go after the venv's own as plain path entries: their .pth files,
+    # an editable fastrl's among them, are not run. The pip that runs is this one, installing into the venv.
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+    site_dir = Path(purelib.stdout.strip())
+    outer = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    (site_dir / "_outer_site.pth").write_text("".join(f"{p}\n" for p in outer))
     _run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)])
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FASTRL_KERNELS_DIR")}
@@ -97,7 +104,8 @@ def test_installed_fastrl_finds_every_kernel_source(installed):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH: the installed kernel is not compiled")
+@pytest.mark.skipif(shutil.which("nvcc") is None,
+                    reason="nvcc is not on PATH: the installed kernel is not compile-checked")
 def test_installed_kernel_compiles(installed, tmp_path):
     # td_loss.cu includes common.cuh: the include resolves in the installed folder too
     source = Path(installed["found"]["td_loss.cu"])

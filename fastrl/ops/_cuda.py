@@ -4,9 +4,10 @@ Kernels are compiled at run time by NVRTC (``cupy.RawModule``) once per process 
 torch's current stream, and see torch's memory through DLPack (no copies). Each op's ``cuda.py`` is a thin
 launcher over ``kernel()`` and ``launch()``.
 
-The sources stay in ``kernels/`` at the repository's top level. A wheel ships that folder as the package data
-``fastrl/kernels/`` (pyproject.toml maps it there), found through ``importlib.resources``; in a source checkout
-or an editable install, where ``fastrl/kernels/`` does not exist, ``kernels/`` next to the package is used.
+The sources stay in ``kernels/`` at the repository's top level. A wheel ships that folder as the package
+data ``fastrl/kernels/`` (pyproject.toml maps it there), found through ``importlib.resources``; in a source
+checkout or an editable install, where ``fastrl/kernels/`` does not exist, ``kernels/`` beside the package is
+used.
 """
 
 from __future__ import annotations
