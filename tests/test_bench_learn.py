@@ -50,3 +50,29 @@ def test_bench_learn_records_each_seed_and_the_iqm_and_reuses_finished_runs(tmp_
 def test_fewer_than_20_eval_episodes_is_refused_in_one_line(tmp_path, capsys):
     assert main(["--preset", "dqn-catch", "--eval-episodes", "5", "--runs", str(tmp_path)]) == 2
     assert "--eval-episodes 5: expected at least 20" in capsys.readouterr().err
+
+
+def test_an_interrupted_bench_is_one_line_and_the_same_command_continues_it(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from fastrl import checkpoint, runner
+
+    argv = ["--preset", "dqn-catch", "--seeds", "0", "--total-env-steps", "2000", "--eval-interval", "1000",
+            "--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "learn.json"), "--no-progress"]
+    after_step = runner.Run.after_step
+
+    def interrupted_at_800(self, info):
+        after_step(self, info)
+        if self.env_steps == 800:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with monkeypatch.context() as m:
+        m.setattr(runner.Run, "after_step", interrupted_at_800)
+        assert main(argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and err.splitlines()[-1].startswith("fastrl bench learn: received SIGINT"), err
+    run_dir = tmp_path / "runs" / "dqn-catch-Catch-v0-seed0"
+    assert checkpoint.load(run_dir).step == 800
+    assert main(argv) == 0
+    assert checkpoint.load(run_dir).step == 2000

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,9 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench learn") -> int
         per_seed, summary = measure(bench)
     except ConfigError as err:
         return report_error(prog, err)
+    except KeyboardInterrupt as err:  # the run checkpointed; the same command continues it
+        print(f"{prog}: {str(err) or 'interrupted'}; the same command continues the bench", file=sys.stderr)
+        return 130
     env_id = per_seed[0]["case"].split("/", 1)[1]
     records.print_table(summary, title=f"{prog}: {bench.preset} on {env_id}, seeds {list(bench.seeds)}",
                         extra_columns=("env_steps", "frames", "ci_low", "ci_high", "method", "x", "x_unit"))
