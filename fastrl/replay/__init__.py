@@ -4,8 +4,12 @@ uniform and prioritized samplers, and save/load of the whole buffer.
 ``ReplayBuffer(ReplayConfig(...), device)`` composes them (see ``buffer.py`` for the add/sample protocol).
 """
 
-from fastrl.replay.buffer import Batch, ReplayBuffer, ReplayConfig
+from fastrl.replay.batch import Batch
+from fastrl.replay.buffer import ReplayBuffer
+from fastrl.replay.config import ReplayConfig
 from fastrl.replay.memory import InsufficientMemoryError
-from fastrl.replay.persist import CheckpointError, load, save
+from fastrl.replay.persist import CheckpointError, save
+
+load = ReplayBuffer.load
 
 __all__ = ["Batch", "CheckpointError", "InsufficientMemoryError", "ReplayBuffer", "ReplayConfig", "load", "save"]

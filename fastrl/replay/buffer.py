@@ -28,130 +28,31 @@ transition instead of 56 KB for stacked s and s'; stacks are rebuilt by ``ops.fr
 
 ``checks=True`` (the default) validates every input and verifies that a batch fits the valid transitions;
 on CUDA some of these checks read a device value (a sync): a hot GPU loop turns them off once it runs.
+
+The buffer composes parts that know nothing of it: each engine (``cpu.NumbaEngine``, the CPU's;
+``torch_engine.TorchEngine``) gets the storage (with its ring layout), the n-step writer, the sampler and
+the two counters an ``add`` advances; the sampler owns the priorities (``priorities.py``); ``persist`` reads
+and writes state. Imports go one way, from this module down: ``config``, ``batch``, ``storage``, ``nstep``,
+``frames``, ``priorities`` < ``sampler`` < the engines, ``persist`` < ``buffer`` (``tests/replay/test_imports.py``
+holds the package to no import circle).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+import os
 
 import numpy as np
 import torch
 
+from fastrl.replay import persist
+from fastrl.replay.batch import Batch
+from fastrl.replay.config import ReplayConfig, torch_dtype
+from fastrl.replay.cpu import NumbaEngine
 from fastrl.replay.memory import format_bytes
 from fastrl.replay.nstep import NStepWriter
 from fastrl.replay.sampler import PrioritizedSampler, UniformSampler
 from fastrl.replay.storage import FieldSpec, RingLayout, Storage
-
-
-@dataclass(frozen=True)
-class ReplayConfig:
-    """What a replay buffer holds and how it samples. Saved in every buffer checkpoint's manifest."""
-
-    capacity: int
-    """transitions held in all, over all env streams (each stream's ring holds capacity / num_envs)"""
-    num_envs: int
-    """env streams: each ``add`` carries one step of each"""
-    obs_shape: tuple[int, ...]
-    """one env's observation shape as the env returns it, e.g. (4, 84, 84) or (17,)"""
-    obs_dtype: str = "float32"
-    """observation dtype (torch name): uint8 for Atari frames"""
-    frame_stack: int = 0
-    """> 0: observations are [frame_stack, H, W] uint8 stacks and only each newest frame is stored"""
-    action_shape: tuple[int, ...] = ()
-    """one env's action shape: () for discrete actions, (A,) for continuous"""
-    action_dtype: str = "int64"
-    """action dtype (torch name)"""
-    n_step: int = 1
-    """steps summed into one transition's return"""
-    gamma: float = 0.99
-    """discount of the n-step return"""
-    prioritized: bool = False
-    """proportional prioritized replay (sum tree) instead of uniform sampling"""
-    alpha: float = 0.6
-    """priority exponent: p = (|td| + eps) ** alpha"""
-    beta_start: float = 0.4
-    """importance-sampling exponent at the first batch"""
-    beta_end: float = 1.0
-    """importance-sampling exponent after beta_steps batches"""
-    beta_steps: int = 0
-    """batches over which beta goes linearly from beta_start to beta_end (0: beta_end throughout)"""
-    priority_eps: float = 1e-6
-    """added to |td| so that no transition gets priority 0"""
-    start_fill: Literal["repeat", "zero"] = "repeat"
-    """stack positions before an episode's first frame: repeat that frame (as envpool does) or zero"""
-    checks: bool = True
-    """validate inputs and batch sizes (on CUDA some checks wait for the device)"""
-    debug: bool = False
-    """poison-fill the storage at construction, so that reads of never-written memory show"""
-
-    def __post_init__(self):
-        def positive(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ReplayConfig.{name} must be a positive int, got {value!r}")
-        for name in ("capacity", "num_envs", "n_step"):
-            positive(name)
-        object.__setattr__(self, "obs_shape", tuple(int(d) for d in self.obs_shape))
-        object.__setattr__(self, "action_shape", tuple(int(d) for d in self.action_shape))
-        for name in ("obs_dtype", "action_dtype"):
-            _dtype(getattr(self, name), f"ReplayConfig.{name}")
-        if self.frame_stack:
-            if (len(self.obs_shape) != 3 or self.obs_shape[0] != self.frame_stack
-                    or self.obs_dtype != "uint8"):
-                raise ValueError(f"ReplayConfig: frame_stack={self.frame_stack} needs uint8 observations of shape "
-                                 f"[{self.frame_stack}, H, W]; got obs_shape={self.obs_shape}, "
-                                 f"obs_dtype={self.obs_dtype}")
-        if self.start_fill not in ("repeat", "zero"):
-            raise ValueError(f"ReplayConfig.start_fill must be 'repeat' or 'zero', got {self.start_fill!r}")
-        if not (self.alpha >= 0 and self.priority_eps > 0 and self.beta_steps >= 0):
-            raise ValueError(f"ReplayConfig: need alpha >= 0, priority_eps > 0, beta_steps >= 0; got "
-                             f"alpha={self.alpha}, priority_eps={self.priority_eps}, beta_steps={self.beta_steps}")
-        if any(d < 1 for d in self.obs_shape + self.action_shape):
-            raise ValueError(f"ReplayConfig: obs_shape {self.obs_shape} and action_shape {self.action_shape} need "
-                             f"positive dimensions")
-        for name, low, high in (("gamma", 0.0, 1.0), ("alpha", 0.0, math.inf), ("beta_start", 0.0, 1.0),
-                                ("beta_end", 0.0, 1.0), ("priority_eps", 0.0, math.inf)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
-                    or not math.isfinite(value):
-                raise ValueError(f"ReplayConfig.{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
-        per_env, pad = self.per_env, max(self.frame_stack - 1, 0)
-        least = self.n_step + pad + 2
-        if per_env < least:
-            raise ValueError(f"ReplayConfig: capacity {self.capacity} gives each of the {self.num_envs} env streams "
-                             f"{per_env} slots; n_step={self.n_step} and frame_stack={self.frame_stack} need at "
-                             f"least {least} per stream (capacity >= {least * self.num_envs})")
-
-    @property
-    def per_env(self) -> int:
-        return -(-self.capacity // self.num_envs)
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> ReplayConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - fields)
-        if unknown:
-            raise ValueError(f"replay config has unknown fields {unknown}")
-        return cls(**data)
-
-
-class Batch(NamedTuple):
-    """A sampled batch; every tensor on the buffer's device, first dimension B. Intact until two more batches
-    of its size are drawn (the CPU engine reuses its output buffers): clone what must live longer."""
-
-    obs: torch.Tensor       #: s_t
-    action: torch.Tensor    #: a_t
-    reward: torch.Tensor    #: float32: the n-step discounted reward sum
-    discount: torch.Tensor  #: float32: gamma^n' (0 where the episode terminated): target = reward + discount * V(s')
-    next_obs: torch.Tensor  #: s_{t+n'}
-    weights: torch.Tensor   #: float32 importance weights (1 for uniform sampling)
-    indices: torch.Tensor   #: int64 slots, for update_priorities
+from fastrl.replay.torch_engine import TorchEngine
 
 
 class ReplayBuffer:
@@ -166,8 +67,8 @@ class ReplayBuffer:
         if self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.stack = config.frame_stack
-        self.obs_dtype = _dtype(config.obs_dtype, "obs_dtype")
-        self.action_dtype = _dtype(config.action_dtype, "action_dtype")
+        self.obs_dtype = torch_dtype(config.obs_dtype, "obs_dtype")
+        self.action_dtype = torch_dtype(config.action_dtype, "action_dtype")
         self.layout = RingLayout(config.num_envs, config.per_env, max(self.stack - 1, 0))
         specs = _field_specs(config, self.obs_dtype, self.action_dtype)
         num_slots = self.layout.num_slots
@@ -186,14 +87,29 @@ class ReplayBuffer:
         self.start_distance = torch.zeros(config.num_envs, dtype=torch.uint8, device=self.device)
         self.num_valid = torch.zeros(1, dtype=torch.int64, device=self.device)  #: valid transitions (device)
         self.steps = 0  #: add calls so far; the next observation goes to ring position steps % per_env
-        self.engine = _make_engine(engine, self)
+        self.engine = self._make_engine(engine)
+
+    def _make_engine(self, name: str | None):
+        """numba on the CPU where the dtypes have numpy equivalents; torch otherwise (``engine`` in __init__)."""
+        if name not in (None, "numba", "torch"):
+            raise ValueError(f"engine must be 'numba', 'torch' or None (automatic), got {name!r}")
+        numpy_dtypes = self.obs_dtype in _NUMBA_DTYPES and self.action_dtype in _NUMBA_DTYPES
+        if name is None:
+            name = "numba" if self.device.type == "cpu" and numpy_dtypes else "torch"
+        parts = (self.config, self.storage, self.writer, self.sampler, self.start_distance, self.num_valid)
+        if name == "torch":
+            return TorchEngine(*parts)
+        if self.device.type != "cpu" or not numpy_dtypes:
+            raise ValueError(f"engine 'numba' needs a CPU buffer of dtypes {_NUMBA_DTYPES} (device {self.device}, "
+                             f"obs {self.obs_dtype}, action {self.action_dtype})")
+        return NumbaEngine(*parts)
 
     # ------------------------------------------------------------------------------------------- size
     @staticmethod
     def bytes_needed(config: ReplayConfig) -> int:
         """Bytes a buffer of ``config`` allocates on its device (what the memory check asks for)."""
         layout = RingLayout(config.num_envs, config.per_env, max(config.frame_stack - 1, 0))
-        specs = _field_specs(config, _dtype(config.obs_dtype, "obs_dtype"), _dtype(config.action_dtype, "action_dtype"))
+        specs = _field_specs(config, torch_dtype(config.obs_dtype, "obs_dtype"), torch_dtype(config.action_dtype, "action_dtype"))
         sampler = PrioritizedSampler.bytes_needed(layout.num_slots) if config.prioritized else 0
         return Storage.bytes_needed(specs, layout) + sampler + NStepWriter.bytes_needed(config.num_envs, config.n_step)
 
@@ -270,7 +186,7 @@ class ReplayBuffer:
                              f"becomes valid once its {self.config.n_step}-step return is complete)")
         if generator is not None and generator.device != self.device:
             raise ValueError(f"sample: the generator is on {generator.device}, the buffer on {self.device}")
-        return self.engine.sample(batch, generator)
+        return self.engine.sample(batch, generator, self.written)
 
     def get(self, slots: torch.Tensor, weights: torch.Tensor | None = None) -> Batch:
         """The transitions stored at ``slots`` (valid ones: as drawn by ``sample``); weights 1 if not given."""
@@ -280,10 +196,7 @@ class ReplayBuffer:
                 k = int(torch.nonzero((slots < 0) | (slots >= self.layout.num_slots))[0, 0])
                 raise ValueError(f"get: slots[{k}] = {int(slots[k])} is not a slot of this buffer "
                                  f"[0, {self.layout.num_slots})")
-        obs, next_obs, action, reward, discount = self.engine.gather(slots)
-        if weights is None:
-            weights = torch.ones(slots.numel(), dtype=torch.float32, device=self.device)
-        return Batch(obs, action, reward, discount, next_obs, weights, slots)
+        return self.engine.gather(slots, weights)
 
     # ------------------------------------------------------------------------------------------- priorities
     def update_priorities(self, indices: torch.Tensor, abs_td: torch.Tensor) -> None:
@@ -333,24 +246,29 @@ class ReplayBuffer:
         meta = {"steps": self.steps, "sampler": {"kind": self.sampler.kind, **sampler_meta}}
         return tensors, meta
 
-    def save(self, path, shard_bytes: int = 256 << 20):
+    def save(self, path: str | os.PathLike, shard_bytes: int = 256 << 20):
         """Write the whole buffer to the directory ``path`` (see ``persist.py``)."""
-        from fastrl.replay.persist import save
-
-        return save(self, path, shard_bytes)
+        return persist.save(self, path, shard_bytes)
 
     @staticmethod
-    def load(path, device: torch.device | str = "cpu", expect: ReplayConfig | None = None) -> ReplayBuffer:
-        """The buffer saved in ``path``, on ``device`` (see ``persist.py``)."""
-        from fastrl.replay.persist import load
+    def load(path: str | os.PathLike, device: torch.device | str = "cpu", expect: ReplayConfig | None = None,
+             backend: str | None = None) -> ReplayBuffer:
+        """The buffer saved in ``path``, rebuilt on ``device`` (its memory checked first; see ``persist.py``).
 
-        return load(path, device, expect)
+        ``expect``: where given, the saved config must equal it (a resumed run's config), else
+        ``persist.CheckpointError`` lists the fields that differ. ``backend``: the sum tree's, as at construction.
+        """
+        manifest, config = persist.read_manifest(path, expect)
+        buffer = ReplayBuffer(config, device=device, backend=backend)
+        targets, _ = buffer.state()
+        buffer.load_state(persist.read_fields(path, manifest, targets), manifest["meta"])
+        return buffer
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Restore what ``state`` returned (shapes and dtypes already verified by ``persist.load``)."""
+        """Restore what ``state`` returned (shapes and dtypes already verified by ``persist.read_fields``)."""
         for name, t in self.storage.tensors.items():
             source = tensors[f"storage.{name}"]
-            if source is not t:  # persist.load fills the storage tensors in place
+            if source is not t:  # persist.read_fields fills the storage tensors in place
                 t.copy_(source)
         self.writer.load_state({k[len("writer."):]: v for k, v in tensors.items() if k.startswith("writer.")})
         self.sampler.load_state({k[len("sampler."):]: v for k, v in tensors.items() if k.startswith("sampler.")},
@@ -409,40 +327,6 @@ def _field_specs(config: ReplayConfig, obs_dtype: torch.dtype, action_dtype: tor
               FieldSpec("horizon", (), torch.uint8, spare=True),
               FieldSpec("valid", (), torch.bool, spare=True)]
     return specs
-
-
-def _make_engine(name: str | None, buffer: ReplayBuffer):
-    """numba on the CPU where numba imports and the dtypes have numpy equivalents; torch otherwise."""
-    from fastrl.replay.torch_engine import TorchEngine
-
-    if name not in (None, "numba", "torch"):
-        raise ValueError(f"engine must be 'numba', 'torch' or None (automatic), got {name!r}")
-    numpy_dtypes = buffer.obs_dtype in _NUMBA_DTYPES and buffer.action_dtype in _NUMBA_DTYPES
-    if name is None:
-        name = "numba" if buffer.device.type == "cpu" and numpy_dtypes and _numba_imports() else "torch"
-    if name == "numba":
-        if buffer.device.type != "cpu" or not numpy_dtypes:
-            raise ValueError(f"engine 'numba' needs a CPU buffer of dtypes {_NUMBA_DTYPES} (device {buffer.device}, "
-                             f"obs {buffer.obs_dtype}, action {buffer.action_dtype})")
-        from fastrl.replay.cpu import NumbaEngine
-
-        return NumbaEngine(buffer)
-    return TorchEngine(buffer)
-
-
-def _numba_imports() -> bool:
-    try:
-        import numba  # noqa: F401
-    except Exception:  # a compiled extension can fail to import in many ways
-        return False
-    return True
-
-
-def _dtype(name: str, what: str) -> torch.dtype:
-    dtype = getattr(torch, str(name), None)
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"{what}: {name!r} is not a torch dtype name (e.g. 'uint8', 'float32', 'int64')")
-    return dtype
 
 
 def _describe(x) -> str:

@@ -21,7 +21,10 @@ import torch
 from numba import njit
 
 from fastrl.ops.sumtree.numba import sample_nodes
-from fastrl.replay.buffer import Batch
+from fastrl.replay.batch import Batch
+from fastrl.replay.config import ReplayConfig
+from fastrl.replay.nstep import NStepWriter
+from fastrl.replay.storage import Storage
 
 
 @njit(cache=True, nogil=True)
@@ -297,74 +300,78 @@ class NumbaEngine:
 
     name = "numba"
 
-    def __init__(self, buffer):
-        self.buffer = buffer
-        layout, storage, writer, cfg = buffer.layout, buffer.storage, buffer.writer, buffer.config
-        self.layout = layout
-        n, num_envs = cfg.n_step, cfg.num_envs
-        flat = "frames" if buffer.stack else "obs"
+    def __init__(self, config: ReplayConfig, storage: Storage, writer: NStepWriter, sampler,
+                 start_distance: torch.Tensor, num_valid: torch.Tensor):
+        """The buffer's parts: its storage (and ring layout), n-step writer, sampler, and the two counters
+        an ``add`` advances (each stream's distance from its episode's first frame; the valid transitions)."""
+        layout = self.layout = storage.layout
+        self.config, self.sampler = config, sampler
+        self.stack = config.frame_stack
+        n, num_envs = config.n_step, config.num_envs
+        flat = "frames" if self.stack else "obs"
         self.store_obs = _rows(storage[flat])
         self.store_action = _rows(storage["action"])
         self.store = {name: storage[name].numpy() for name in ("reward", "discount", "horizon", "valid")}
-        if buffer.stack:
+        if self.stack:
             self.store_first = storage["first"].numpy()
             self.store_distance = storage["start_distance"].numpy()
         else:  # unused by the kernel; typed placeholders
             self.store_first = np.zeros(1, dtype=np.bool_)
             self.store_distance = np.zeros(1, dtype=np.uint8)
         self.lane_open, self.partial = writer.open.numpy(), writer.partial.numpy()
-        self.prev_done, self.distance = writer.prev_done.numpy(), buffer.start_distance.numpy()
+        self.prev_done, self.distance = writer.prev_done.numpy(), start_distance.numpy()
         # per row (step - 1) % n: the writer's tables, as the four arrays the kernel takes
-        tables = [t.numpy() for t in (writer._reward_scale, writer._discount, writer._age, writer._full)]
+        tables = [t.numpy() for t in writer.tables()]
         self.rows = [tuple(t[r] for t in tables) for r in range(n)]
-        self.num_valid = buffer.num_valid.numpy()
+        self.num_valid = num_valid.numpy()
         self.touched = np.empty(num_envs * (n + layout.pad + 1), dtype=np.int64)
         self.fresh = np.empty_like(self.touched, dtype=np.bool_)
         self.no_action = np.zeros((num_envs, self.store_action.shape[1]), dtype=self.store_action.dtype)
         self.no_reward = np.zeros(num_envs, dtype=np.float32)
         self.no_flags = np.zeros(num_envs, dtype=np.bool_)
         # frames are copied as 8-byte words where their size allows (84 * 84 does)
-        self.word = np.uint64 if buffer.stack and self.store_obs.shape[1] % 8 == 0 else self.store_obs.dtype
+        self.word = np.uint64 if self.stack and self.store_obs.shape[1] % 8 == 0 else self.store_obs.dtype
         self.store_words = self.store_obs.view(self.word)
-        self.gather_args = (layout.per_env, layout.row, layout.pad, buffer.stack, cfg.start_fill == "repeat",
+        self.gather_args = (layout.per_env, layout.row, layout.pad, self.stack, config.start_fill == "repeat",
                             self.store_words, self.store_first, self.store_action,
                             self.store["reward"], self.store["discount"], self.store["horizon"])
         #: frames as [rows, H * W] bytes, for torch.index_select (see ``_copy_frames``)
-        self.frames_2d = storage["frames"].view(storage["frames"].shape[0], -1) if buffer.stack else None
+        self.frames_2d = storage["frames"].view(storage["frames"].shape[0], -1) if self.stack else None
         #: the sum tree's (nodes, leaf_offset, levels) where its numba backend runs: sampled in our kernel
-        self.tree = buffer.sampler.numba_tree() if buffer.sampler.kind == "prioritized" else None
+        self.tree = sampler.numba_tree() if sampler.kind == "prioritized" else None
         self._rings: dict[int, list[_Outputs]] = {}  # batch size -> its output sets
         self._turns: dict[int, int] = {}  # batch size -> the set its last batch went to
 
     def add(self, restart: bool, step: int, position: int, obs, action, reward, terminated, truncated) -> None:
-        buffer, layout = self.buffer, self.layout
+        layout = self.layout
         num_envs = layout.num_envs
-        obs_np = (obs[:, -1] if buffer.stack else obs).numpy().reshape(num_envs, -1)
+        obs_np = (obs[:, -1] if self.stack else obs).numpy().reshape(num_envs, -1)
         if restart:
             action_np, reward_np, term_np, trunc_np = self.no_action, self.no_reward, self.no_flags, self.no_flags
         else:
             action_np = action.numpy().reshape(num_envs, -1)
             reward_np, term_np, trunc_np = reward.numpy(), terminated.numpy(), truncated.numpy()
         scale, discount, age, full = self.rows[(step - 1) % len(self.rows)]
-        count = add_step(restart, step, position, layout.per_env, layout.row, layout.pad, buffer.stack,
+        count = add_step(restart, step, position, layout.per_env, layout.row, layout.pad, self.stack,
                          obs_np, action_np, reward_np, term_np, trunc_np,
                          self.store_obs, self.store_action, self.store["reward"], self.store["discount"],
                          self.store["horizon"], self.store["valid"], self.store_first, self.store_distance,
                          self.lane_open, self.partial, self.prev_done, self.distance,
                          scale, discount, age, full,
                          self.num_valid, self.touched, self.fresh)
-        if count and buffer.sampler.kind == "prioritized":
-            buffer.sampler.written(torch.from_numpy(self.touched[:count]), torch.from_numpy(self.fresh[:count]))
+        if count and self.sampler.kind == "prioritized":
+            self.sampler.written(torch.from_numpy(self.touched[:count]), torch.from_numpy(self.fresh[:count]))
 
     # ------------------------------------------------------------------------------------------- sample
-    def sample(self, batch: int, generator) -> Batch:
-        """A batch drawn by the buffer's sampler and gathered in one kernel call, into the next of
-        ``OUTPUT_RING`` preallocated output sets (see ``_Outputs``)."""
+    def sample(self, batch: int, generator, written: int) -> Batch:
+        """A batch drawn by the buffer's sampler (``written``: ring positions written per stream) and
+        gathered in one kernel call, into the next of ``OUTPUT_RING`` preallocated output sets (see
+        ``_Outputs``)."""
         out = self._next_outputs(batch)
-        sampler = self.buffer.sampler
+        sampler = self.sampler
         copy_here = self._copy_here()
         if sampler.kind == "uniform":
-            self._sample_uniform(batch, generator, out, copy_here)
+            self._sample_uniform(batch, generator, written, out, copy_here)
         elif self.tree is not None:
             self._sample_prioritized(sampler, generator, out, copy_here)
         else:  # a sum tree on another backend (requested explicitly): its own sample, then the gather
@@ -375,8 +382,8 @@ class NumbaEngine:
             self._copy_frames(out)
         return out.batch
 
-    def _sample_uniform(self, batch: int, generator, out: _Outputs, copy_here: bool) -> None:
-        layout, written = self.layout, self.buffer.written
+    def _sample_uniform(self, batch: int, generator, written: int, out: _Outputs, copy_here: bool) -> None:
+        layout = self.layout
         out.uniforms.uniform_(generator=generator)  # the numbers torch.rand would give (the torch engine's)
         filled = sample_uniform(out.uniforms_np, 0, written, layout.num_envs, self.store["valid"], out.slots,
                                 out.bases, out.weights, copy_here, *out.gather_args)
@@ -425,15 +432,16 @@ class NumbaEngine:
         return ring[turn]
 
     # ------------------------------------------------------------------------------------------- gather
-    def gather(self, slots: torch.Tensor):
-        """(obs, next_obs, action, reward, discount) of the transitions at ``slots``, in new tensors."""
+    def gather(self, slots: torch.Tensor, weights: torch.Tensor | None) -> Batch:
+        """The transitions at ``slots`` in new tensors, with ``weights`` (1 where None)."""
         out = _Outputs(slots.shape[0], self, uniforms=False)
         copy_here = self._copy_here()
         self._gather_slots(slots, out, copy_here)
         if not copy_here:
             self._copy_frames(out)
-        batch = out.batch
-        return batch.obs, batch.next_obs, batch.action, batch.reward, batch.discount
+        if weights is None:
+            weights = torch.ones(slots.shape[0], dtype=torch.float32)
+        return out.batch._replace(weights=weights, indices=slots)
 
 
 def _rows(t: torch.Tensor) -> np.ndarray:
@@ -458,7 +466,7 @@ class _Outputs:
     """
 
     def __init__(self, batch: int, engine: NumbaEngine, uniforms: bool = True):
-        cfg, stack = engine.buffer.config, engine.buffer.stack
+        cfg, stack = engine.config, engine.stack
         self.slots = np.empty(batch, dtype=np.int64)
         self.bases = np.empty(batch, dtype=np.int64)  #: each slot's ring's first slot
         self.priorities = np.empty(batch, dtype=np.float64)  #: the sum tree's draws (prioritized)

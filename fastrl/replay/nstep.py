@@ -53,6 +53,11 @@ class NStepWriter:
         self._full = (age == n).to(device)
         self._all_start = torch.ones(num_envs, dtype=torch.bool, device=device)
 
+    def tables(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(reward scale, discount, age, full) [n, n]: per row (step - 1) % n, per lane, the constants a step
+        applies (what the CPU engine's kernel takes as arrays)."""
+        return self._reward_scale, self._discount, self._age, self._full
+
     @staticmethod
     def bytes_needed(num_envs: int, n: int) -> int:
         return num_envs * n * (1 + 4) + num_envs  # open, partial, prev_done

@@ -13,6 +13,9 @@ the commit: a reader sees the previous save (its manifest still names its own sh
 only after the new manifest is in place) or the new one, never a mix, and a crash mid-save leaves the old
 save whole. Loading verifies everything before trusting it: the manifest's format, each field's shape and
 dtype against the buffer its config builds, each shard's presence, size and sha256.
+
+This module reads and writes; ``ReplayBuffer.load`` builds the buffer between ``read_manifest`` (the saved
+config) and ``read_fields`` (its tensors), so that persistence needs nothing of the buffer but its state.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 
 from fastrl.checkpoint import schema_problem
 from fastrl.io import atomic_write_bytes, atomic_write_json
-from fastrl.replay.buffer import ReplayBuffer, ReplayConfig
+from fastrl.replay.config import ReplayConfig
 
 FORMAT = "fastrl.replay"
 VERSION = 1
@@ -39,8 +42,9 @@ class CheckpointError(ValueError):
     """A saved buffer is missing, corrupt, or does not match what was asked for; the message says which part."""
 
 
-def save(buffer: ReplayBuffer, path: str | os.PathLike, shard_bytes: int = 256 << 20) -> Path:
-    """Write ``buffer`` to the directory ``path`` (created; a previous save there is replaced atomically)."""
+def save(buffer, path: str | os.PathLike, shard_bytes: int = 256 << 20) -> Path:
+    """Write ``buffer`` (a ``ReplayBuffer``: its ``state()``, ``config`` and ``nbytes``) to the directory ``path``
+    (created; a previous save there is replaced atomically)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     save_id = uuid.uuid4().hex[:12]
@@ -75,9 +79,9 @@ def _write_shards(path: Path, name: str, tensor: torch.Tensor, save_id: str, sha
     return shards
 
 
-def load(path: str | os.PathLike, device: torch.device | str = "cpu", expect: ReplayConfig | None = None,
-         backend: str | None = None) -> ReplayBuffer:
-    """The buffer saved in ``path``, rebuilt on ``device`` (its memory checked first).
+def read_manifest(path: str | os.PathLike, expect: ReplayConfig | None = None) -> tuple[dict, ReplayConfig]:
+    """The verified manifest of the buffer saved in ``path`` and the config it was saved with
+    (``ReplayBuffer.load`` builds the buffer from that config, then fills it through ``read_fields``).
 
     ``expect``: where given, the saved config must equal it (a resumed run's config), else
     ``CheckpointError`` lists the fields that differ.
@@ -93,8 +97,14 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu", expect: Re
                 if v != expect.to_json()[k]}
         raise CheckpointError(f"{path}: the saved buffer's config differs from the expected one in "
                               + ", ".join(f"{k} (saved {a!r}, expected {b!r})" for k, (a, b) in diff.items()))
-    buffer = ReplayBuffer(config, device=device, backend=backend)
-    targets, _ = buffer.state()
+    return manifest, config
+
+
+def read_fields(path: str | os.PathLike, manifest: dict, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every field of the save in ``path``, checked against ``targets`` (what the buffer built from the saved
+    config holds: ``ReplayBuffer.state()``) in name, shape and dtype; storage fields are read straight into
+    their targets (no second copy of a multi-GB ring), the rest into new CPU tensors."""
+    path = Path(path)
     fields = manifest["fields"]
     missing, extra = sorted(set(targets) - set(fields)), sorted(set(fields) - set(targets))
     if missing or extra:
@@ -108,12 +118,10 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu", expect: Re
             raise CheckpointError(f"{path / MANIFEST}: field {name!r} is saved with shape {entry['shape']} and dtype "
                                   f"{entry['dtype']}; the buffer its config builds has {list(target.shape)} and "
                                   f"{want_dtype}")
-        # Storage fields load straight into the buffer's tensors (no second copy of a multi-GB ring).
         into = target if name.startswith("storage.") else torch.empty_like(target, device="cpu")
         _read_shards(path, name, entry, into)
         loaded[name] = into
-    buffer.load_state(loaded, manifest["meta"])
-    return buffer
+    return loaded
 
 
 def _read_manifest(path: Path) -> dict:
