@@ -234,7 +234,7 @@ def _gather_rows(slots, bases, per_env, store_obs, store_action, store_reward, s
 @njit(inline="always")
 def _next_slot(s, base, horizon, per_env):
     """The slot ``horizon`` (< per_env) positions after ``s`` in its ring starting at ``base``: a compare, not
-    the division a modulo costs (three of those per draw were a fifth of a 17-float batch's time)."""
+    the division a modulo costs, which showed in a small batch's time (profiles/*/design-measurements.md)."""
     q = s - base + horizon
     if q >= per_env:
         q -= per_env
@@ -415,10 +415,10 @@ class NumbaEngine:
 
     def _copy_frames(self, out: _Outputs) -> None:
         """The frames of a gathered batch's stacks, whose rows the kernel listed (``gather_batch``): megabytes,
-        which one core copies at its own memory bandwidth (about 12 GB/s here), so ``torch.index_select``
-        copies them on torch's intra-op threads (the learner's, idle while it waits for the batch): an Atari
-        batch of 256 in about half the time on two cores. With one thread the kernel's own copy is faster (it
-        reads the frame that s and s' share once)."""
+        which one core copies no faster than its own memory bandwidth, so ``torch.index_select`` copies them on
+        torch's intra-op threads (the learner's, idle while it waits for the batch; the gain is in
+        profiles/*/design-measurements.md). With one thread the kernel's own copy is faster (it reads the
+        frame that s and s' share once)."""
         torch.index_select(self.frames_2d, 0, out.frame_rows_t, out=out.frames_2d)
         if out.counts[0]:
             zero_frames(out.frame_words, out.zeroed, out.counts[0])

@@ -8,8 +8,8 @@ unpredictable branch per level).
 A node's children sit side by side, so the line that holds node n's grandchildren (rows 4n..4n+3, 64
 bytes) is the one the next level reads whichever child is taken. The descent prefetches it while it reads
 n's children: the next level's misses are under way while this level is computed, instead of each level
-waiting for its own (it pays on a tree far larger than the caches; ``fastrl profile ops --op sumtree``
-measures the round, recorded in ``profiles/*/ops.json``).
+waiting for its own (it pays on a tree far larger than the caches: profiles/*/design-measurements.md;
+``fastrl profile ops --op sumtree`` measures the round, recorded in ``profiles/*/ops.json``).
 
 The kernels index a flat view of the ``[2P, 2]`` nodes (node n's sum at ``2n``, its min at ``2n + 1``): an
 address from the node number alone, without the 2-d view's runtime strides.
