@@ -5,7 +5,7 @@ learner family: ``DQNConfig`` with its ``ReplayConfig``, ``PPOConfig``, ``A3CCon
 variant is the algo word ``ddpg``, ``td3`` or ``d4pg``). ``RunConfig.algo`` says which family trains; that
 family's ``Algorithm`` (``fastrl.algos``) says which sections configure it, holds its presets and its checks.
 Every field carries a docstring: ``fastrl train <algo> --help`` lists that family's (tyro reads them), and the
-resolved config is written as JSON into every run directory (``serialize.py``).
+resolved config is written as JSON into every run directory (``to_dict``/``from_dict``, ``run.py``).
 
 Bad values are refused before anything starts, in two stages:
 
@@ -27,8 +27,7 @@ from fastrl.config.fields import ConfigError
 from fastrl.config.ppo import PPOConfig
 from fastrl.config.presets import ALGO_FIELDS, PRESETS, preset, presets_of
 from fastrl.config.replay import ReplayConfig
-from fastrl.config.run import RunConfig, check_fits_env
-from fastrl.config.serialize import from_dict, to_dict
+from fastrl.config.run import RunConfig, check_fits_env, from_dict, to_dict
 from fastrl.config.torso import network_for
 
 __all__ = ["A3C_METHODS", "ALGO_FIELDS", "ATARI_OPTIONS", "DDPG_VARIANTS", "PRESETS", "A3CConfig", "ConfigError",

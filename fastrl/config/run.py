@@ -7,6 +7,10 @@ checked by the family's own ``check_run`` (its ``spec.py``), looked up through t
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ from fastrl.config.a3c import A3CConfig
 from fastrl.config.ddpg import DDPGConfig
 from fastrl.config.dqn import DQNConfig
 from fastrl.config.env import EnvConfig
-from fastrl.config.fields import require_int, require_number, resolve_device_name
+from fastrl.config.fields import ConfigError, require_int, require_number, resolve_device_name
 from fastrl.config.ppo import PPOConfig
 from fastrl.config.replay import ReplayConfig
 
@@ -107,8 +111,6 @@ class RunConfig:
         return max(self.total_env_steps // 10, self.log_interval)
 
     def to_dict(self) -> dict[str, Any]:
-        from fastrl.config.serialize import to_dict
-
         return to_dict(self)
 
 
@@ -118,3 +120,43 @@ def check_fits_env(config: RunConfig, observation_space, action_space) -> None:
 
     where = f"{config.env.id}" + (f" with preset {config.preset!r}" if config.preset else "")
     algorithm(config.algo).check_env(config, observation_space, action_space, where)
+
+
+# ---- as JSON (the run directory's config.json) and back; unknown keys are errors ----
+
+
+def to_dict(config: RunConfig) -> dict[str, Any]:
+    """JSON-able dict of ``config`` (paths as text, tuples as lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def from_dict(data: dict[str, Any]) -> RunConfig:
+    """The ``RunConfig`` of ``to_dict``'s output (as stored in a run directory); unknown keys are errors."""
+    def build(cls, values: dict[str, Any], where: str):
+        if not isinstance(values, dict):
+            raise ConfigError(f"config {where or 'root'}: expected an object, got {type(values).__name__}")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"config {where or 'root'}: unknown field(s) {', '.join(unknown)} for {cls.__name__}")
+        kwargs = {}
+        for name, value in values.items():
+            sub = _sections(cls).get(name)
+            if sub is not None:
+                kwargs[name] = build(sub, value, f"{where}.{name}".lstrip("."))
+            elif isinstance(value, list):
+                kwargs[name] = tuple(value)
+            elif name == "run_dir" and value is not None:
+                kwargs[name] = Path(value)
+            else:
+                kwargs[name] = value
+        return cls(**kwargs)
+
+    return build(RunConfig, data, "")
+
+
+@functools.cache
+def _sections(cls) -> dict[str, type]:
+    """The fields of ``cls`` that are dataclasses themselves (RunConfig's sections)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}

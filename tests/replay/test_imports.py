@@ -1,4 +1,4 @@
-"""No import circle runs through ``fastrl.replay``.
+"""No import circle runs through ``fastrl.replay``, nor anywhere else in ``fastrl``.
 
 The graph is read from the source with ``ast``: every ``import`` of a ``fastrl`` module, at the top of a file
 or inside a function (a deferred import still closes a circle, only later), but not those under
@@ -113,3 +113,7 @@ def test_the_graph_sees_deferred_imports_and_skips_type_checking_ones(tmp_path):
     graph = import_graph(package)
     assert graph["fastrl.replay.a"] == {"fastrl.replay.b"}
     assert graph["fastrl.replay.b"] == {"fastrl.replay.c"}
+
+
+def test_no_import_circle_anywhere_in_fastrl():
+    assert cycles_through(import_graph(), "fastrl") == []

@@ -272,7 +272,8 @@ class DDPG:
 
     def update(self, batch) -> torch.Tensor:
         """One critic update (and, every ``policy_delay`` of them, one actor update and the targets' update)
-        on a minibatch; returns the new priorities [B] (detached).
+        on a minibatch; returns each transition's error [B] (detached: |y − Q_1(s, a)|, D4PG: the
+        cross-entropy), which the replay turns into priorities.
 
         ``batch`` is a ``fastrl.replay.Batch``: ``obs``, ``action`` [B, *action_shape] float32, ``reward`` [B]
         (n-step sums), ``discount`` [B], ``next_obs``, ``weights`` [B] (importance weights, used where
@@ -282,7 +283,7 @@ class DDPG:
         target = self.target(next_obs, batch.reward, batch.discount)
         weights = batch.weights if self.prioritized else None
         critic_loss = self._distributional_loss if self.atoms else self._squared_loss
-        loss, priorities, q_taken, abs_td = critic_loss(obs, batch.action.flatten(1), target, weights)
+        loss, replay_error, q_taken, abs_td = critic_loss(obs, batch.action.flatten(1), target, weights)
         self.critic_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.grad_norm.clip(self.critic.parameters(), c.max_grad_norm)
@@ -299,10 +300,10 @@ class DDPG:
                 self._polyak()
         if c.target_update == "hard" and self.updates % c.target_period == 0:
             self._copy_targets()
-        return priorities
+        return replay_error
 
     def _squared_loss(self, obs, action, target, weights):
-        """Σ_i E[w (y − Q_i(s, a))²] over the critics; priorities |y − Q_1(s, a)|."""
+        """Σ_i E[w (y − Q_i(s, a))²] over the critics; the error for the replay: |y − Q_1(s, a)|."""
         q = self.critic(obs, action).squeeze(-1)                                 # [K, B]
         squared = (q - target).square()
         loss = (squared if weights is None else squared * weights).mean(dim=1).sum()
@@ -311,7 +312,8 @@ class DDPG:
         return loss, abs_td, q[0].detach(), abs_td
 
     def _distributional_loss(self, obs, action, target, weights):
-        """E[w · cross-entropy(projected target, Z(s, a))]; priorities: the cross-entropy (as in D4PG / C51)."""
+        """E[w · cross-entropy(projected target, Z(s, a))]; the error for the replay: the cross-entropy (as in
+        D4PG / C51)."""
         logits = self.critic(obs, action)[0]                                     # [B, atoms]
         log_p = logits.log_softmax(dim=-1)
         cross_entropy = -(target * log_p).sum(dim=-1)

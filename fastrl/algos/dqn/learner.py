@@ -119,7 +119,7 @@ class DQN:
         ``discount`` [B] (γ^n, 0 where the episode terminated within the n steps), ``next_obs`` and
         ``weights`` [B] (importance weights; None for plain uniform replay).
         """
-        loss, priorities, q_taken, abs_td = (self._c51_loss if self.atoms else self._td_loss)(batch)
+        loss, replay_error, q_taken, abs_td = (self._c51_loss if self.atoms else self._td_loss)(batch)
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -133,7 +133,7 @@ class DQN:
 
         with torch.no_grad():
             self.stats += torch.stack([loss.detach(), q_taken.mean(), abs_td.mean(), self.stats.new_ones(())])
-        return priorities
+        return replay_error
 
     def _td_loss(self, batch):
         """Huber / squared TD loss on y = r + γ^n Q̂(s', a*) through the fused ``ops.td_loss``."""
