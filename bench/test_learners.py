@@ -66,7 +66,7 @@ def test_off_policy_update(benchmark, name, preset_threads):
 @pytest.mark.parametrize("part", ["learn", "act"])
 @pytest.mark.parametrize("name", ON_POLICY)
 def test_ppo(benchmark, name, part, preset_threads):
-    from fastrl.algos.ppo.learner import env_options
+    from fastrl.algos.ppo.loop import env_options
     from fastrl.run.envs import make_env
 
     config = bench_train.ppo_bench_config(bench_train.TrainBenchConfig(device=DEVICE), name)

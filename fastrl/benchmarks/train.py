@@ -371,7 +371,7 @@ def ppo_bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 
 
 def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
-    from fastrl.algos.ppo.learner import env_options
+    from fastrl.algos.ppo.loop import env_options
     from fastrl.envs.base import cpu_cores
     from fastrl.run.envs import make_env
 
@@ -382,7 +382,7 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
     try:
         # env-only and envpool-raw: the envs at their fastest here, on the engine's own threads (one per env, at
         # most one per core) unless the env options set them; the loop may give them fewer (async collection
-        # leaves the acting thread a core: fastrl.algos.ppo.async_env_threads).
+        # leaves the acting thread a core: fastrl.algos.ppo.loop.async_env_threads).
         loop_options = env_options(config)
         envs = make_env(config, config.env.num_envs, config.seed,
                         **{k: v for k, v in loop_options.items() if k != "num_threads"})

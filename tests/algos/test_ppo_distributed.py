@@ -27,7 +27,7 @@ WORKER = textwrap.dedent('''
     import dataclasses, os, sys
     from pathlib import Path
     import safetensors.torch, torch, torch.distributed as dist
-    from fastrl.algos.ppo.learner import learner as ppo
+    from fastrl.algos.ppo import loop as ppo
     from fastrl.config import preset
     from fastrl.runner import Run
 

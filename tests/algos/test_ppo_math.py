@@ -16,18 +16,16 @@ import numpy as np
 import pytest
 import torch
 
+from fastrl.algos.common import RunningMeanStd
 from fastrl.algos.ppo.learner import (
     PPO,
-    RewardScaler,
-    RunningMeanStd,
     advantages_and_returns,
-    async_env_threads,
-    env_options,
     log_prob_and_entropy,
     normalized_advantages,
     policy_loss,
     value_loss,
 )
+from fastrl.algos.ppo.loop import RewardScaler, async_env_threads, env_options
 from fastrl.config import ConfigError, EnvConfig, PPOConfig, RunConfig, check_fits_env, preset
 from fastrl.envs import make_env
 from fastrl.ops import _registry

@@ -20,7 +20,7 @@ def _ppo_atari() -> RunConfig:
     what each option measured on each CPU.
 
     Threads: the update runs on all cores (torch_threads 0), the policy acts on one (act_threads 1) while the
-    env engine steps the other half on the rest (fastrl.algos.ppo.async_env_threads). On a machine shared with
+    env engine steps the other half on the rest (fastrl.algos.ppo.loop.async_env_threads). On a machine shared with
     other busy processes, --torch-threads 1 is safer: a two-thread update that loses a core waits at every
     OpenMP barrier (profiles/*/train-ppo.json)."""
     return RunConfig(
@@ -170,8 +170,8 @@ ALGORITHM = Algorithm(
     check_env=check_env,
     learner_for=lazy("fastrl.algos.ppo.learner:learner_for"),
     evaluation_policy=lazy("fastrl.algos.ppo.learner:evaluation_policy"),
-    train=lazy("fastrl.algos.ppo.learner:train"),
+    train=lazy("fastrl.algos.ppo.loop:train"),
     stages=("env", "act", "store", "advantages", "update"),
-    env_options=lazy("fastrl.algos.ppo.learner:env_options"),
+    env_options=lazy("fastrl.algos.ppo.loop:env_options"),
     distributed=True,
 )
