@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fastrl.benchmarks import timing
+from fastrl.benchmarks import timing, train_ppo
 from fastrl.benchmarks import train as bench_train
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -69,16 +69,16 @@ def test_ppo(benchmark, name, part, preset_threads):
     from fastrl.algos.ppo.loop import env_options
     from fastrl.run.envs import make_env
 
-    config = bench_train.ppo_bench_config(bench_train.TrainBenchConfig(device=DEVICE), name)
+    config = train_ppo.ppo_bench_config(bench_train.TrainBenchConfig(device=DEVICE), name)
     preset_threads(config)
     options = {k: v for k, v in env_options(config).items() if k != "num_threads"}
     envs = make_env(config, config.env.num_envs, config.seed, **options)
     try:
-        learner, rollout = bench_train._ppo_learner_and_rollout(envs, config)
+        learner, rollout = train_ppo._ppo_learner_and_rollout(envs, config)
         if part == "learn":
-            _run(benchmark, name, part, bench_train._ppo_learner_body(learner, rollout))
+            _run(benchmark, name, part, train_ppo._ppo_learner_body(learner, rollout))
         else:
             with learner.acting():
-                _run(benchmark, name, part, bench_train._ppo_act_body(learner, rollout, envs.batch_size))
+                _run(benchmark, name, part, train_ppo._ppo_act_body(learner, rollout, envs.batch_size))
     finally:
         envs.close()
