@@ -50,7 +50,8 @@ _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, incomplete or corrupt; the message says which file and what is wrong."""
+    """A checkpoint (a run's, or a saved replay buffer: ``fastrl.replay.persist``) that is missing, incomplete,
+    corrupt or does not match what was asked for; the message says which file and what is wrong."""
 
 
 class RunDirError(RuntimeError):

@@ -498,12 +498,12 @@ class Run:
 
 
 def replay_config_for(config: RunConfig, envs, gamma: float, updates_total: int):
-    """The replay buffer's own config (``fastrl.replay.ReplayConfig``) for ``config`` on these envs.
+    """The replay buffer's own config (``fastrl.replay.BufferConfig``) for ``config`` on these envs.
 
     ``updates_total``: the batches the run will draw, over which prioritized replay anneals beta.
     """
     from fastrl.envs.base import torch_dtype
-    from fastrl.replay import ReplayConfig
+    from fastrl.replay import BufferConfig
 
     space = envs.single_observation_space
     dtype = torch_dtype(space)
@@ -514,7 +514,7 @@ def replay_config_for(config: RunConfig, envs, gamma: float, updates_total: int)
     continuous = not hasattr(envs.single_action_space, "n")
     action_shape = tuple(envs.single_action_space.shape) if continuous else ()
     r = config.replay
-    return ReplayConfig(
+    return BufferConfig(
         capacity=r.capacity, num_envs=envs.num_envs, obs_shape=shape, obs_dtype=str(dtype).removeprefix("torch."),
         action_shape=action_shape, action_dtype="float32" if continuous else "int64",
         frame_stack=shape[0] if frames else 0, n_step=r.n_step, gamma=gamma, prioritized=r.prioritized,

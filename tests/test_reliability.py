@@ -382,12 +382,12 @@ def test_resume_without_its_run_directory_is_a_clear_error(capsys):
 
 
 def test_replay_config_refuses_nan_out_of_range_and_negative_shapes():
-    from fastrl.replay import ReplayConfig
+    from fastrl.replay import BufferConfig
 
     for bad in (dict(gamma=float("nan")), dict(gamma=5.0), dict(beta_start=float("nan")), dict(obs_shape=(-3,)),
                 dict(alpha=float("inf"))):
-        with pytest.raises(ValueError, match="ReplayConfig"):
-            ReplayConfig(**{"capacity": 100, "num_envs": 1, "obs_shape": (4,), **bad})
+        with pytest.raises(ValueError, match="BufferConfig"):
+            BufferConfig(**{"capacity": 100, "num_envs": 1, "obs_shape": (4,), **bad})
 
 
 @pytest.mark.parametrize("env_id, backend", [("Catch-v0", "native"), ("CartPole-v1", "native"),

@@ -151,10 +151,10 @@ class Provider:
 
 
 def fastrl_provider(case: Case, config: ReplayBenchConfig, steps: Steps, prioritized: bool) -> Provider:
-    from fastrl.replay import ReplayBuffer, ReplayConfig
+    from fastrl.replay import BufferConfig, ReplayBuffer
 
     device = torch.device(config.device)
-    replay_config = ReplayConfig(
+    replay_config = BufferConfig(
         capacity=case.capacity, num_envs=config.num_envs, obs_shape=case.obs_shape,
         obs_dtype="uint8" if case.atari else "float32", frame_stack=4 if case.atari else 0,
         action_shape=case.action_shape, action_dtype="int64" if case.atari else "float32",

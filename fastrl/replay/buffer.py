@@ -2,7 +2,7 @@
 
 Usage, with a ``VecEnv`` (next-step autoreset, see ``fastrl.envs.base``)::
 
-    buffer = ReplayBuffer(ReplayConfig(capacity=1_000_000, num_envs=16, obs_shape=(4, 84, 84),
+    buffer = ReplayBuffer(BufferConfig(capacity=1_000_000, num_envs=16, obs_shape=(4, 84, 84),
                                        frame_stack=4, n_step=3, prioritized=True), device="cuda")
     obs = env.reset()
     buffer.add(obs)                                        # every stream starts an episode
@@ -46,7 +46,7 @@ import torch
 
 from fastrl.replay import persist
 from fastrl.replay.batch import Batch
-from fastrl.replay.config import ReplayConfig, torch_dtype
+from fastrl.replay.config import BufferConfig, torch_dtype
 from fastrl.replay.cpu import NumbaEngine
 from fastrl.replay.memory import format_bytes
 from fastrl.replay.nstep import NStepWriter
@@ -58,7 +58,7 @@ from fastrl.replay.torch_engine import TorchEngine
 class ReplayBuffer:
     """Transitions of ``num_envs`` env streams on one device; see the module docstring for the protocol."""
 
-    def __init__(self, config: ReplayConfig, device: torch.device | str = "cpu", backend: str | None = None,
+    def __init__(self, config: BufferConfig, device: torch.device | str = "cpu", backend: str | None = None,
                  engine: str | None = None):
         """``backend`` forces the sum tree's backend (prioritized only); ``engine`` the buffer's own engine:
         ``numba`` (the CPU default) or ``torch`` (any device; the CUDA one)."""
@@ -106,7 +106,7 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------------------------------- size
     @staticmethod
-    def bytes_needed(config: ReplayConfig) -> int:
+    def bytes_needed(config: BufferConfig) -> int:
         """Bytes a buffer of ``config`` allocates on its device (what the memory check asks for)."""
         layout = RingLayout(config.num_envs, config.per_env, max(config.frame_stack - 1, 0))
         specs = _field_specs(config, torch_dtype(config.obs_dtype, "obs_dtype"), torch_dtype(config.action_dtype, "action_dtype"))
@@ -209,7 +209,7 @@ class ReplayBuffer:
         is on: the check waits for the device).
         """
         if self.sampler.kind != "prioritized":
-            raise TypeError("update_priorities: this buffer samples uniformly (ReplayConfig.prioritized=False)")
+            raise TypeError("update_priorities: this buffer samples uniformly (BufferConfig.prioritized=False)")
         if not isinstance(indices, torch.Tensor) or indices.dtype != torch.int64 or indices.dim() != 1:
             raise ValueError(f"update_priorities: indices must be an int64 [B] tensor (Batch.indices), got "
                              f"{_describe(indices)}")
@@ -251,7 +251,7 @@ class ReplayBuffer:
         return persist.save(self, path, shard_bytes)
 
     @staticmethod
-    def load(path: str | os.PathLike, device: torch.device | str = "cpu", expect: ReplayConfig | None = None,
+    def load(path: str | os.PathLike, device: torch.device | str = "cpu", expect: BufferConfig | None = None,
              backend: str | None = None) -> ReplayBuffer:
         """The buffer saved in ``path``, rebuilt on ``device`` (its memory checked first; see ``persist.py``).
 
@@ -311,7 +311,7 @@ _NUMBA_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
                  torch.bool)
 
 
-def _field_specs(config: ReplayConfig, obs_dtype: torch.dtype, action_dtype: torch.dtype) -> list[FieldSpec]:
+def _field_specs(config: BufferConfig, obs_dtype: torch.dtype, action_dtype: torch.dtype) -> list[FieldSpec]:
     specs = []
     if config.frame_stack:
         specs += [FieldSpec("frames", config.obs_shape[1:], torch.uint8, mirrored=True),
@@ -335,7 +335,7 @@ def _describe(x) -> str:
     return type(x).__name__
 
 
-def _shape_hint(name: str, config: ReplayConfig) -> str:
+def _shape_hint(name: str, config: BufferConfig) -> str:
     if name == "obs":
         return f", obs_shape={config.obs_shape}"
     if name == "action":

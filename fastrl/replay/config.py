@@ -1,4 +1,4 @@
-"""What a replay buffer holds and how it samples: ``ReplayConfig``, saved in every buffer checkpoint's manifest.
+"""What a replay buffer holds and how it samples: ``BufferConfig``, saved in every buffer checkpoint's manifest.
 
 Its own module, below everything else in the package: the buffer, its engines and ``persist`` all read it.
 """
@@ -14,7 +14,7 @@ import torch
 
 
 @dataclass(frozen=True)
-class ReplayConfig:
+class BufferConfig:
     """What a replay buffer holds and how it samples. Saved in every buffer checkpoint's manifest."""
 
     capacity: int
@@ -58,37 +58,37 @@ class ReplayConfig:
         def positive(name):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ReplayConfig.{name} must be a positive int, got {value!r}")
+                raise ValueError(f"BufferConfig.{name} must be a positive int, got {value!r}")
         for name in ("capacity", "num_envs", "n_step"):
             positive(name)
         object.__setattr__(self, "obs_shape", tuple(int(d) for d in self.obs_shape))
         object.__setattr__(self, "action_shape", tuple(int(d) for d in self.action_shape))
         for name in ("obs_dtype", "action_dtype"):
-            torch_dtype(getattr(self, name), f"ReplayConfig.{name}")
+            torch_dtype(getattr(self, name), f"BufferConfig.{name}")
         if self.frame_stack:
             if (len(self.obs_shape) != 3 or self.obs_shape[0] != self.frame_stack
                     or self.obs_dtype != "uint8"):
-                raise ValueError(f"ReplayConfig: frame_stack={self.frame_stack} needs uint8 observations of shape "
+                raise ValueError(f"BufferConfig: frame_stack={self.frame_stack} needs uint8 observations of shape "
                                  f"[{self.frame_stack}, H, W]; got obs_shape={self.obs_shape}, "
                                  f"obs_dtype={self.obs_dtype}")
         if self.start_fill not in ("repeat", "zero"):
-            raise ValueError(f"ReplayConfig.start_fill must be 'repeat' or 'zero', got {self.start_fill!r}")
+            raise ValueError(f"BufferConfig.start_fill must be 'repeat' or 'zero', got {self.start_fill!r}")
         if not (self.alpha >= 0 and self.priority_eps > 0 and self.beta_steps >= 0):
-            raise ValueError(f"ReplayConfig: need alpha >= 0, priority_eps > 0, beta_steps >= 0; got "
+            raise ValueError(f"BufferConfig: need alpha >= 0, priority_eps > 0, beta_steps >= 0; got "
                              f"alpha={self.alpha}, priority_eps={self.priority_eps}, beta_steps={self.beta_steps}")
         if any(d < 1 for d in self.obs_shape + self.action_shape):
-            raise ValueError(f"ReplayConfig: obs_shape {self.obs_shape} and action_shape {self.action_shape} need "
+            raise ValueError(f"BufferConfig: obs_shape {self.obs_shape} and action_shape {self.action_shape} need "
                              f"positive dimensions")
         for name, low, high in (("gamma", 0.0, 1.0), ("alpha", 0.0, math.inf), ("beta_start", 0.0, 1.0),
                                 ("beta_end", 0.0, 1.0), ("priority_eps", 0.0, math.inf)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
                     or not math.isfinite(value):
-                raise ValueError(f"ReplayConfig.{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
+                raise ValueError(f"BufferConfig.{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
         per_env, pad = self.per_env, max(self.frame_stack - 1, 0)
         least = self.n_step + pad + 2
         if per_env < least:
-            raise ValueError(f"ReplayConfig: capacity {self.capacity} gives each of the {self.num_envs} env streams "
+            raise ValueError(f"BufferConfig: capacity {self.capacity} gives each of the {self.num_envs} env streams "
                              f"{per_env} slots; n_step={self.n_step} and frame_stack={self.frame_stack} need at "
                              f"least {least} per stream (capacity >= {least * self.num_envs})")
 
@@ -100,7 +100,7 @@ class ReplayConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> ReplayConfig:
+    def from_json(cls, data: dict) -> BufferConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - fields)
         if unknown:

@@ -22,7 +22,7 @@ from numba import njit
 
 from fastrl.ops.sumtree.numba import sample_nodes
 from fastrl.replay.batch import Batch
-from fastrl.replay.config import ReplayConfig
+from fastrl.replay.config import BufferConfig
 from fastrl.replay.nstep import NStepWriter
 from fastrl.replay.storage import Storage
 
@@ -300,7 +300,7 @@ class NumbaEngine:
 
     name = "numba"
 
-    def __init__(self, config: ReplayConfig, storage: Storage, writer: NStepWriter, sampler,
+    def __init__(self, config: BufferConfig, storage: Storage, writer: NStepWriter, sampler,
                  start_distance: torch.Tensor, num_valid: torch.Tensor):
         """The buffer's parts: its storage (and ring layout), n-step writer, sampler, and the two counters
         an ``add`` advances (each stream's distance from its episode's first frame; the valid transitions)."""

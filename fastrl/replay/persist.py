@@ -29,17 +29,13 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from fastrl.checkpoint import schema_problem
+from fastrl.checkpoint import CheckpointError, schema_problem
 from fastrl.io import atomic_write_bytes, atomic_write_json
-from fastrl.replay.config import ReplayConfig
+from fastrl.replay.config import BufferConfig
 
 FORMAT = "fastrl.replay"
 VERSION = 1
 MANIFEST = "manifest.json"
-
-
-class CheckpointError(ValueError):
-    """A saved buffer is missing, corrupt, or does not match what was asked for; the message says which part."""
 
 
 def save(buffer, path: str | os.PathLike, shard_bytes: int = 256 << 20) -> Path:
@@ -79,7 +75,7 @@ def _write_shards(path: Path, name: str, tensor: torch.Tensor, save_id: str, sha
     return shards
 
 
-def read_manifest(path: str | os.PathLike, expect: ReplayConfig | None = None) -> tuple[dict, ReplayConfig]:
+def read_manifest(path: str | os.PathLike, expect: BufferConfig | None = None) -> tuple[dict, BufferConfig]:
     """The verified manifest of the buffer saved in ``path`` and the config it was saved with
     (``ReplayBuffer.load`` builds the buffer from that config, then fills it through ``read_fields``).
 
@@ -89,7 +85,7 @@ def read_manifest(path: str | os.PathLike, expect: ReplayConfig | None = None) -
     path = Path(path)
     manifest = _read_manifest(path)
     try:
-        config = ReplayConfig.from_json(manifest["config"])
+        config = BufferConfig.from_json(manifest["config"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path / MANIFEST}: its replay config is not valid: {e}") from e
     if expect is not None and expect != config:

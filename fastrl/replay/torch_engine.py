@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from fastrl.replay.batch import Batch
-from fastrl.replay.config import ReplayConfig
+from fastrl.replay.config import BufferConfig
 from fastrl.replay.frames import gather_stacks
 from fastrl.replay.nstep import Finished, NStepWriter
 from fastrl.replay.storage import Storage
@@ -21,7 +21,7 @@ from fastrl.replay.storage import Storage
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, config: ReplayConfig, storage: Storage, writer: NStepWriter, sampler,
+    def __init__(self, config: BufferConfig, storage: Storage, writer: NStepWriter, sampler,
                  start_distance: torch.Tensor, num_valid: torch.Tensor):
         """The buffer's parts: its storage (and ring layout), n-step writer, sampler, and the two counters
         an ``add`` advances (each stream's distance from its episode's first frame; the valid transitions)."""

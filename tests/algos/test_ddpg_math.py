@@ -14,8 +14,7 @@ import torch
 
 from fastrl.algos.ddpg.learner import DDPG, bootstrapped_target, smoothed_target_action
 from fastrl.config import ConfigError, DDPGConfig, EnvConfig, ReplayConfig, RunConfig, check_fits_env
-from fastrl.replay import Batch, ReplayBuffer
-from fastrl.replay import ReplayConfig as BufferConfig
+from fastrl.replay import Batch, BufferConfig, ReplayBuffer
 
 OBS = gymnasium.spaces.Box(-np.inf, np.inf, (3,), np.float32)
 #: asymmetric bounds: center (1, 0.25), half-range (2, 0.25)

@@ -151,8 +151,7 @@ def test_n_step_transitions_from_the_replay_end_at_termination_and_bootstrap_at_
     Episode 1: s0 -r=1-> s1 -r=2-> s2 -r=3-> s3 (terminated). The env's autoreset step returns s4.
     Episode 2: s4 -r=1-> s5 -r=1-> s6 (truncated).
     """
-    from fastrl.replay import ReplayBuffer
-    from fastrl.replay import ReplayConfig as BufferConfig
+    from fastrl.replay import BufferConfig, ReplayBuffer
 
     replay = ReplayBuffer(BufferConfig(capacity=32, num_envs=1, obs_shape=(7,), n_step=3, gamma=GAMMA))
     steps = [  # (obs after the step, action sent, reward, terminated, truncated)

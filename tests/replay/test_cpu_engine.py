@@ -19,19 +19,19 @@ import pytest
 import torch
 
 from fastrl.ops import _registry
-from fastrl.replay import ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, ReplayBuffer
 from fastrl.replay.cpu import OUTPUT_RING
 from fastrl.replay.storage import FieldSpec, RecordLayout, RingLayout, Storage, advise_huge_pages
 
 NUM_ENVS = 3
 
 
-def config(stack: int, prioritized: bool, per_env: int = 60, **kw) -> ReplayConfig:
+def config(stack: int, prioritized: bool, per_env: int = 60, **kw) -> BufferConfig:
     if stack:
         shape, dtype, action = (stack, 6, 6), "uint8", {}
     else:
         shape, dtype, action = (7,), "float32", {"action_shape": (2,), "action_dtype": "float32"}
-    return ReplayConfig(capacity=NUM_ENVS * per_env, num_envs=NUM_ENVS, obs_shape=shape, obs_dtype=dtype,
+    return BufferConfig(capacity=NUM_ENVS * per_env, num_envs=NUM_ENVS, obs_shape=shape, obs_dtype=dtype,
                         frame_stack=stack, n_step=3, gamma=0.9, prioritized=prioritized, **action, **kw)
 
 

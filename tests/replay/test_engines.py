@@ -9,7 +9,7 @@ import torch
 from scripted_env import ScriptedEnvs
 
 from fastrl.ops import _registry
-from fastrl.replay import ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, ReplayBuffer
 
 LENGTHS = [[2, 6, 1], [4], [3, 8], [5, 1, 1]]
 ENDS = [["term", "trunc", "term"], ["trunc"], ["term", "trunc"], ["term", "term", "trunc"]]
@@ -32,7 +32,7 @@ def test_numba_and_torch_engines_agree(stack, n, prioritized):
     for engine in ("numba", "torch"):
         envs = ScriptedEnvs(LENGTHS, ENDS, stack=stack, hw=5)
         shape = (stack, envs.hw, envs.hw) if stack else (3,)
-        config = ReplayConfig(capacity=4 * 12, num_envs=4, obs_shape=shape, obs_dtype="uint8" if stack else "float32",
+        config = BufferConfig(capacity=4 * 12, num_envs=4, obs_shape=shape, obs_dtype="uint8" if stack else "float32",
                               frame_stack=stack, n_step=n, gamma=0.8, prioritized=prioritized,
                               debug=True)  # poison: memory never written is equal too
         buffers.append((envs, ReplayBuffer(config, engine=engine)))

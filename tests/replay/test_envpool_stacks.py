@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastrl.replay import ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, ReplayBuffer
 
 envpool = pytest.importorskip("envpool")
 
@@ -20,7 +20,7 @@ NUM_ENVS, STEPS, PER_ENV, EPISODE = 2, 300, 70, 40
 
 def test_stacks_equal_envpool_pong_stacks():
     env = envpool.make("Pong-v5", env_type="gymnasium", num_envs=NUM_ENVS, seed=3, max_episode_steps=EPISODE)
-    config = ReplayConfig(capacity=NUM_ENVS * PER_ENV, num_envs=NUM_ENVS, obs_shape=(4, 84, 84), obs_dtype="uint8",
+    config = BufferConfig(capacity=NUM_ENVS * PER_ENV, num_envs=NUM_ENVS, obs_shape=(4, 84, 84), obs_dtype="uint8",
                           frame_stack=4, n_step=3, gamma=0.99)
     buffer = ReplayBuffer(config)
     rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastrl.replay import InsufficientMemoryError, ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, InsufficientMemoryError, ReplayBuffer
 from fastrl.replay.memory import free_bytes
 from fastrl.replay.storage import RingLayout
 
@@ -17,7 +17,7 @@ ATARI = dict(obs_shape=(4, 84, 84), obs_dtype="uint8", frame_stack=4)
 
 
 def small(**kw) -> ReplayBuffer:
-    return ReplayBuffer(ReplayConfig(**{"capacity": 40, "num_envs": 2, "obs_shape": (3,), **kw}))
+    return ReplayBuffer(BufferConfig(**{"capacity": 40, "num_envs": 2, "obs_shape": (3,), **kw}))
 
 
 def step(buffer: ReplayBuffer, **override):
@@ -85,18 +85,18 @@ def test_bad_priorities_and_oversized_batches():
 
 def test_config_errors():
     with pytest.raises(ValueError, match="frame_stack=4 needs uint8 observations of shape"):
-        ReplayConfig(capacity=100, num_envs=1, obs_shape=(4, 84, 84), frame_stack=4)
+        BufferConfig(capacity=100, num_envs=1, obs_shape=(4, 84, 84), frame_stack=4)
     with pytest.raises(ValueError, match="need at least 8 per stream"):
-        ReplayConfig(capacity=10, num_envs=2, n_step=3, **ATARI)
+        BufferConfig(capacity=10, num_envs=2, n_step=3, **ATARI)
     with pytest.raises(ValueError, match="capacity must be a positive int"):
-        ReplayConfig(capacity=0, num_envs=1, obs_shape=(3,))
+        BufferConfig(capacity=0, num_envs=1, obs_shape=(3,))
 
 
 def test_memory_check_refuses_before_allocating():
     free, _ = free_bytes("cpu")
     capacity = 10 ** 9  # 1e9 Atari transitions: about 7 TB of frames
     with pytest.raises(InsufficientMemoryError) as error:
-        ReplayBuffer(ReplayConfig(capacity=capacity, num_envs=16, **ATARI))
+        ReplayBuffer(BufferConfig(capacity=capacity, num_envs=16, **ATARI))
     message = str(error.value)
     needed = int(re.search(r"needs .*? \(([\d,]+) bytes\)", message).group(1).replace(",", ""))
     assert needed > 84 * 84 * capacity
@@ -105,14 +105,14 @@ def test_memory_check_refuses_before_allocating():
 
 
 def test_one_million_atari_transitions_fit_in_7_5_gb():
-    config = ReplayConfig(capacity=1_000_000, num_envs=16, n_step=3, prioritized=True, **ATARI)
+    config = BufferConfig(capacity=1_000_000, num_envs=16, n_step=3, prioritized=True, **ATARI)
     needed = ReplayBuffer.bytes_needed(config)
     assert needed <= 7.5e9
     assert needed >= 84 * 84 * 1_000_000  # every frame once
 
 
 def test_debug_mode_poisons_unwritten_memory():
-    buffer = ReplayBuffer(ReplayConfig(capacity=40, num_envs=2, debug=True, **{**ATARI, "obs_shape": (4, 5, 5)}))
+    buffer = ReplayBuffer(BufferConfig(capacity=40, num_envs=2, debug=True, **{**ATARI, "obs_shape": (4, 5, 5)}))
     assert torch.all(buffer.storage["frames"] == 255)
     assert torch.isnan(buffer.storage["reward"]).all()
     assert torch.all(buffer.storage["action"] == torch.iinfo(torch.int64).max)
@@ -139,7 +139,7 @@ def test_layout_advance_wraps_inside_each_stream():
 
 def test_other_input_dtypes_are_converted_as_stored():
     for engine in ("numba", "torch"):
-        buffer = ReplayBuffer(ReplayConfig(capacity=16, num_envs=2, obs_shape=(3,), action_shape=(2,),
+        buffer = ReplayBuffer(BufferConfig(capacity=16, num_envs=2, obs_shape=(3,), action_shape=(2,),
                                            action_dtype="float32"), engine=engine)
         buffer.add(np.zeros((2, 3), dtype=np.float32))  # numpy arrays are taken as they are
         buffer.add(torch.ones(2, 3), torch.full((2, 2), 0.5, dtype=torch.bfloat16),
@@ -148,4 +148,4 @@ def test_other_input_dtypes_are_converted_as_stored():
         assert batch.action.dtype == torch.float32 and batch.action.tolist() == [[0.5, 0.5]] * 2
         assert batch.reward.tolist() == [1.0, 2.0]
     # a half-precision observation store runs on the torch engine
-    assert ReplayBuffer(ReplayConfig(capacity=16, num_envs=2, obs_shape=(3,), obs_dtype="float16")).engine.name == "torch"
+    assert ReplayBuffer(BufferConfig(capacity=16, num_envs=2, obs_shape=(3,), obs_dtype="float16")).engine.name == "torch"

@@ -8,7 +8,7 @@ import torch
 from scripted_env import ScriptedEnvs
 
 from fastrl.ops import _registry
-from fastrl.replay import InsufficientMemoryError, ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, InsufficientMemoryError, ReplayBuffer
 
 pytestmark = pytest.mark.gpu
 
@@ -16,9 +16,9 @@ LENGTHS = [[2, 6, 1], [4], [3, 8], [5, 1, 1]]
 ENDS = [["term", "trunc", "term"], ["trunc"], ["term", "trunc"], ["term", "term", "trunc"]]
 
 
-def config(stack: int, prioritized: bool, **kw) -> ReplayConfig:
+def config(stack: int, prioritized: bool, **kw) -> BufferConfig:
     shape = (stack, 6, 6) if stack else (3,)
-    return ReplayConfig(capacity=4 * 15, num_envs=4, obs_shape=shape, obs_dtype="uint8" if stack else "float32",
+    return BufferConfig(capacity=4 * 15, num_envs=4, obs_shape=shape, obs_dtype="uint8" if stack else "float32",
                         frame_stack=stack, n_step=3, gamma=0.9, prioritized=prioritized, **kw)
 
 
@@ -79,5 +79,5 @@ def test_prioritized_round_never_waits_for_the_gpu():
 
 def test_cuda_memory_check_refuses_before_allocating():
     with pytest.raises(InsufficientMemoryError, match="torch.cuda.mem_get_info"):
-        ReplayBuffer(ReplayConfig(capacity=10 ** 9, num_envs=16, obs_shape=(4, 84, 84), obs_dtype="uint8",
+        ReplayBuffer(BufferConfig(capacity=10 ** 9, num_envs=16, obs_shape=(4, 84, 84), obs_dtype="uint8",
                                   frame_stack=4), device="cuda")

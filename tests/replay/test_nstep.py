@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fastrl.replay import ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, ReplayBuffer
 
 # env 0's script, one row per add() after the reset: (action, reward, terminated, truncated)
 SCRIPT = [
@@ -38,7 +38,7 @@ NOT_TRANSITIONS = {3: "terminal observation", 6: "truncation observation", 9: "p
 
 def test_nstep_values_by_hand():
     per_env = 16
-    buffer = ReplayBuffer(ReplayConfig(capacity=2 * per_env, num_envs=2, obs_shape=(1,), n_step=3, gamma=0.5))
+    buffer = ReplayBuffer(BufferConfig(capacity=2 * per_env, num_envs=2, obs_shape=(1,), n_step=3, gamma=0.5))
     buffer.add(torch.tensor([[0.0], [100.0]]))
     for call, (action, reward, terminated, truncated) in enumerate(SCRIPT, start=1):
         # env 1 runs alongside with reward 1 per step and no episode end
@@ -66,7 +66,7 @@ def test_nstep_values_by_hand():
 
 
 def test_one_step_termination_and_truncation():
-    buffer = ReplayBuffer(ReplayConfig(capacity=8, num_envs=2, obs_shape=(1,), n_step=1, gamma=0.9))
+    buffer = ReplayBuffer(BufferConfig(capacity=8, num_envs=2, obs_shape=(1,), n_step=1, gamma=0.9))
     buffer.add(torch.zeros(2, 1))
     buffer.add(torch.ones(2, 1), torch.tensor([0, 1]), torch.tensor([1.0, 2.0]), torch.tensor([True, False]),
                torch.tensor([False, True]))

@@ -10,9 +10,9 @@ import pytest
 import torch
 from scripted_env import ScriptedEnvs
 
-from fastrl.replay import CheckpointError, ReplayBuffer, ReplayConfig, load, save
+from fastrl.replay import BufferConfig, CheckpointError, ReplayBuffer, load, save
 
-CONFIG = ReplayConfig(capacity=3 * 20, num_envs=3, obs_shape=(4, 6, 6), obs_dtype="uint8", frame_stack=4,
+CONFIG = BufferConfig(capacity=3 * 20, num_envs=3, obs_shape=(4, 6, 6), obs_dtype="uint8", frame_stack=4,
                       n_step=3, prioritized=True, beta_steps=50)
 
 
@@ -100,7 +100,7 @@ def test_manifest_mismatches_are_refused(tmp_path):
     path = tmp_path / "manifest.json"
     manifest = json.loads(path.read_text())
     with pytest.raises(CheckpointError, match="n_step \\(saved 3, expected 1\\)"):
-        load(tmp_path, expect=ReplayConfig(**{**CONFIG.to_json(), "n_step": 1}))
+        load(tmp_path, expect=BufferConfig(**{**CONFIG.to_json(), "n_step": 1}))
     tampered = json.loads(json.dumps(manifest))
     tampered["fields"]["storage.action"]["dtype"] = "int32"
     path.write_text(json.dumps(tampered))

@@ -9,7 +9,7 @@ import torch
 from scripted_env import ScriptedEnvs
 
 from fastrl.ops import _registry
-from fastrl.replay import ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, ReplayBuffer
 
 DRAWS = 100_000
 
@@ -23,7 +23,7 @@ def chi_square_p_value(counts: torch.Tensor, expected: torch.Tensor) -> float:
 
 def filled(prioritized: bool, per_env: int = 40, calls: int = 60, **kw) -> ReplayBuffer:
     envs = ScriptedEnvs([[5, 3], [7]], [["term", "trunc"], ["term"]], stack=0)
-    buffer = ReplayBuffer(ReplayConfig(capacity=2 * per_env, num_envs=2, obs_shape=(3,), n_step=2,
+    buffer = ReplayBuffer(BufferConfig(capacity=2 * per_env, num_envs=2, obs_shape=(3,), n_step=2,
                                        prioritized=prioritized, **kw))
     buffer.add(envs.reset())
     for _ in range(calls - 1):

@@ -13,7 +13,7 @@ import pytest
 import torch
 from scripted_env import ScriptedEnvs, expected_transition, zero_before_start
 
-from fastrl.replay import ReplayBuffer, ReplayConfig
+from fastrl.replay import BufferConfig, ReplayBuffer
 
 LENGTHS = [[1, 2, 5, 3], [7, 1, 4], [2, 9, 3]]
 ENDS = [["term", "trunc", "term", "trunc"], ["trunc", "term", "term"], ["term", "term", "trunc"]]
@@ -23,7 +23,7 @@ def make(stack: int, n: int, fill: str, per_env: int, prioritized: bool = False,
          engine: str | None = None):
     envs = ScriptedEnvs(LENGTHS, ENDS, stack=stack)
     shape = (stack, envs.hw, envs.hw) if stack else (3,)
-    config = ReplayConfig(capacity=per_env * envs.num_envs, num_envs=envs.num_envs, obs_shape=shape,
+    config = BufferConfig(capacity=per_env * envs.num_envs, num_envs=envs.num_envs, obs_shape=shape,
                           obs_dtype="uint8" if stack else "float32", frame_stack=stack, n_step=n, gamma=gamma,
                           start_fill=fill, prioritized=prioritized)
     return envs, ReplayBuffer(config, engine=engine)
