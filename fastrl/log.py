@@ -101,6 +101,11 @@ class RunLogger:
             self._progress.update(env_steps, values.get("sps", math.nan), self.recent_mean_return,
                                   values.get("eval_return_mean"))
 
+    def heartbeat(self, env_steps: int) -> None:
+        """Between metric rows: keep the progress line alive from host counters alone (no device sync)."""
+        if self._progress is not None:
+            self._progress.heartbeat(env_steps)
+
     def close(self, plot: bool = True) -> None:
         """Close the files and the progress line; draw the learning curve."""
         if self._progress is not None:
@@ -259,6 +264,12 @@ def _quiet_disk_errors_in_threads() -> None:
     threading.excepthook = hook
 
 
+#: seconds from the start by which the first progress line shows, even before the first metrics row
+FIRST_LINE_S = 2.0
+#: seconds between moves of the live bar on a terminal
+LIVE_REFRESH_S = 1.0
+
+
 class _ProgressLine:
     """Env steps, SPS and the recent mean return: a live bar on a terminal, a printed line elsewhere."""
 
@@ -269,6 +280,9 @@ class _ProgressLine:
         self.console = Console(stderr=True)
         self.live = self.console.is_terminal
         self.started = time.perf_counter()
+        self.start_steps = start
+        self.shown = False  # a line was printed (non-terminal: heartbeats stop then)
+        self.next_beat = self.started + FIRST_LINE_S
         if self.live:
             self.progress = Progress(
                 TextColumn("env steps"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[text]}"),
@@ -277,7 +291,23 @@ class _ProgressLine:
             self.progress.start()
         self.total = total
 
+    def heartbeat(self, env_steps: int) -> None:
+        """The first line within ``FIRST_LINE_S`` of the start, however long the first log interval takes; on a
+        terminal, the bar moves every ``LIVE_REFRESH_S``. The rate is the host's count since the start."""
+        now = time.perf_counter()
+        if now < self.next_beat or (self.shown and not self.live):
+            return
+        sps = (env_steps - self.start_steps) / max(now - self.started, 1e-9)
+        if self.live:
+            self.progress.update(self.task, completed=env_steps)
+            self.next_beat = now + LIVE_REFRESH_S
+        else:
+            self.console.print(f"env steps {env_steps:,}/{self.total:,}  {sps:,.0f} SPS (since the start)",
+                               highlight=False)
+            self.shown = True
+
     def update(self, env_steps: int, sps: float, recent_return: float, eval_return: float | None) -> None:
+        self.shown = True
         text = f"{sps:,.0f} SPS"
         if not math.isnan(recent_return):
             text += f"  return {recent_return:.3g} (last {RECENT_EPISODES})"

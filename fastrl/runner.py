@@ -363,6 +363,8 @@ class Run:
         """
         if self.trace is not None:
             self.trace.step()
+        if self.logger is not None:
+            self.logger.heartbeat(self.env_steps)
         done = self.env_steps >= self.config.total_env_steps
         stopping = self.stop_at is not None and self.env_steps >= self.stop_at
         eval_due = self._due("_next_eval", self.config.eval_interval) or done
