@@ -9,6 +9,11 @@ learning start, in this process (the same allocator settings and torch build), a
   that ``fastrl train`` runs);
 - SB3: ``model.learn(steps)`` timed, on a model that has passed its learning start.
 
+Beside them, fastrl's update alone (learner-only updates/s) and the compute roofline of that update on the same
+torch threads (``fastrl.benchmarks.roofline``: FLOPs per update over the matmul FLOP rate at the networks'
+shapes), with ``fraction_of_roofline``: the update is compute-bound at these sizes (TD3), so this says how close
+it runs to what the CPU's matrix products allow.
+
 Each side runs on its own default torch threads (fastrl: the config's ``torch_threads``; SB3: torch's
 default), recorded in the rows. The records give each round's rates, and the median ratio.
 
@@ -118,7 +123,7 @@ def _sb3_rate(model, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def measure(name: str, case: PeerCase, rounds: int, scale: float) -> list[dict]:
+def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_seconds: float = 4.0) -> list[dict]:
     from fastrl.benchmarks.train import _end_to_end
 
     steps = max(1, int(case.steps * scale))
@@ -140,6 +145,38 @@ def measure(name: str, case: PeerCase, rounds: int, scale: float) -> list[dict]:
                        per_round=fastrl_rates, torch_threads=config.torch_threads, ratio_vs_sb3=ratio, **common),
         records.record(SUITE, case_id, "sb3", "env_steps_per_s", statistics.median(sb3_rates), "1/s",
                        per_round=sb3_rates, torch_threads=torch.get_num_threads(), **common),
+        *update_against_roofline(config, case_id, common, seconds=roofline_seconds),
+    ]
+
+
+def update_against_roofline(config: RunConfig, case_id: str, common: dict, seconds: float) -> list[dict]:
+    """fastrl's update alone (learner-only updates/s, ``fastrl.benchmarks.train``) beside the roofline of its
+    matrix products on the same torch threads (``fastrl.benchmarks.roofline``), and the fraction it reaches."""
+    from fastrl.benchmarks.roofline import roofline
+    from fastrl.benchmarks.train import _learner_body, learner_on_filled_replay
+    from fastrl.benchmarks.train_timing import timed
+    from fastrl.run.envs import make_env
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(config.torch_threads or threads_before)
+    envs = make_env(config, config.env.num_envs, config.seed)
+    try:
+        updates_per_s = timed(_learner_body(envs, config), seconds, torch.device("cpu"))
+        learner, replay, generator, section = learner_on_filled_replay(envs, config)
+        networks = [learner.online] if config.algo == "dqn" else [learner.actor, learner.critic]
+        bound = roofline(learner, replay.sample(section.batch_size, generator), networks, section.batch_size,
+                         updates=getattr(section, "policy_delay", 1), seconds=seconds / 2)
+    finally:
+        envs.close()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(threads_before)
+    fields = common | {"torch_threads": threads}
+    return [
+        records.record(SUITE, case_id, "fastrl-update", "updates_per_s", updates_per_s, "1/s",
+                       fraction_of_roofline=updates_per_s / bound["roofline_updates_per_s"], **fields),
+        records.record(SUITE, case_id, "roofline", "updates_per_s", bound["roofline_updates_per_s"], "1/s",
+                       flops_per_update=bound["flops_per_update"],
+                       matmul_gflops_per_s=bound["matmul_flops_per_s"] / 1e9, **fields),
     ]
 
 
@@ -160,7 +197,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench peers") -> int
     rows = []
     for name in bench.cases:
         rows += measure(name, CASES[name], bench.rounds, bench.scale)
-    records.print_table(rows, title=prog, extra_columns=("ratio_vs_sb3", "torch_threads"))
+    records.print_table(rows, title=prog, extra_columns=("ratio_vs_sb3", "fraction_of_roofline", "torch_threads"))
     path = bench.json or (records.default_path(SUITE) if bench.save else None)
     if path is not None:
         meta = records.run_meta(bench)

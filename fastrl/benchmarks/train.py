@@ -145,12 +145,11 @@ def _learner_only(envs, config: RunConfig, seconds: float) -> float:
     return timed(_learner_body(envs, config), seconds, torch.device(config.resolved_device()))
 
 
-def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
-    """One off-policy learner step, the training loop's own ``learner_step`` (sample, update, priorities where
-    prioritized), on a replay filled with ``learning_starts`` random steps of ``envs``: 1 update."""
+def learner_on_filled_replay(envs, config: RunConfig):
+    """An off-policy preset's learner and a replay filled with ``learning_starts`` random steps of ``envs``:
+    (learner, replay, sampling generator, the learner's config section)."""
     from fastrl.algos import algorithm
     from fastrl.replay import ReplayBuffer
-    from fastrl.run.stopwatch import Stopwatch
     from fastrl.runner import replay_config_for
 
     section = off_policy_section(config)
@@ -163,7 +162,15 @@ def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
     for i in range(-(-section.learning_starts // envs.num_envs)):
         obs, reward, terminated, truncated, _ = envs.step(actions[i % len(actions)])
         replay.add(obs, actions[i % len(actions)], reward, terminated, truncated)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    return learner, replay, torch.Generator(device=device).manual_seed(config.seed), section
+
+
+def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
+    """One off-policy learner step, the training loop's own ``learner_step`` (sample, update, priorities where
+    prioritized), on a replay filled with ``learning_starts`` random steps of ``envs``: 1 update."""
+    from fastrl.run.stopwatch import Stopwatch
+
+    learner, replay, generator, section = learner_on_filled_replay(envs, config)
     clock = Stopwatch(OFF_POLICY_STAGES)
 
     def body() -> int:
