@@ -25,7 +25,18 @@ def test_peers_records_both_sides_per_round_and_their_ratio(tmp_path):
     assert fastrl["case"] == sb3["case"] == "dqn-cartpole/sb3-settings/cpu"
 
 
-@pytest.mark.parametrize("argv, message", [(["--cases", "ppo-pong"], "--cases ppo-pong: expected some of"),
+@pytest.mark.slow
+def test_peers_runs_sb3_ppo_on_atari_beside_fastrl_ppo_atari(tmp_path):
+    pytest.importorskip("stable_baselines3", reason="the SB3 peer installs with ./install.sh peers")
+    path = tmp_path / "peers.json"
+    assert main(["--cases", "ppo-pong", "--rounds", "1", "--scale", "0.25", "--json", str(path)]) == 0
+    rows = {r["backend"]: r for r in json.loads(path.read_text())["records"]}
+    assert set(rows) == {"fastrl", "sb3"}  # no roofline rows for the on-policy case
+    assert rows["fastrl"]["num_envs"] == rows["sb3"]["num_envs"] == 8 and rows["fastrl"]["batch_size"] == 256
+    assert rows["fastrl"]["value"] > 0 and rows["sb3"]["value"] > 0
+
+
+@pytest.mark.parametrize("argv, message", [(["--cases", "sac-humanoid"], "--cases sac-humanoid: expected some of"),
                                            (["--rounds", "0"], "expected rounds >= 1")])
 def test_peers_refuses_what_cannot_run_in_one_line(argv, message, capsys):
     assert main(argv) == 2

@@ -1,8 +1,8 @@
 """``fastrl bench peers``: fastrl beside Stable-Baselines3 at SB3's own settings, in alternating rounds.
 
-Each case is one of SB3's learners with SB3's default hyperparameters (its ``DQN`` and ``TD3`` as a user
-constructs them: one env, SB3's batch size, network, update frequency and learning start) and the fastrl
-config with the same settings. Round by round, each side trains for the same number of env steps after its
+Each case is one of SB3's learners with SB3's own settings (its ``DQN`` and ``TD3`` with their defaults, as a
+user constructs them: one env, SB3's batch size, network, update frequency and learning start; its ``PPO`` with
+the RL Zoo's Atari recipe, 8 envs) and the fastrl config with the same settings. Round by round, each side trains for the same number of env steps after its
 learning start, in this process (the same allocator settings and torch build), and its env steps/s are taken:
 
 - fastrl: the median rate of its log rows after the fill (``fastrl.benchmarks.train._end_to_end``, the loop
@@ -22,6 +22,7 @@ The SB3 side needs ``./install.sh peers``; the tests never do.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -81,6 +82,30 @@ def _td3_halfcheetah_at_sb3() -> RunConfig:
         total_env_steps=1_000_000, torch_threads=1, **_MEASURED)
 
 
+def _ppo_pong_at_sb3() -> RunConfig:
+    """SB3's own Atari recipe for PPO (rl-baselines3-zoo, hyperparams/ppo.yml, atari): 8 envs x 128 steps, 4
+    epochs of minibatches of 256, lr 2.5e-4 annealed, clip 0.1, entropy 0.01, value 0.5; the AtariWrapper
+    protocol (noop reset, frame skip 4 with max-pooling, episodic life, fire reset, clipped rewards, 84x84
+    grey, 4 stacked). fastrl's ppo-atari preset is that recipe; its precision and threads are its own
+    (``auto``). SB3 also anneals the clip range; fastrl keeps it."""
+    from fastrl.config import preset
+
+    return dataclasses.replace(preset("ppo-atari", "Pong-v5"), **_MEASURED)
+
+
+def _sb3_ppo_pong(seed: int):
+    import ale_py
+    import gymnasium
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    gymnasium.register_envs(ale_py)
+    envs = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=8, seed=seed), n_stack=4)
+    return PPO("CnnPolicy", envs, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4, clip_range=0.1,
+               ent_coef=0.01, vf_coef=0.5, seed=seed, device="cpu")
+
+
 def _sb3_dqn(seed: int):
     from stable_baselines3 import DQN
     from stable_baselines3.common.env_util import make_vec_env
@@ -99,6 +124,7 @@ def _sb3_td3(seed: int):
 CASES = {
     "dqn-cartpole": PeerCase("CartPole-v1", 10_000, _dqn_cartpole_at_sb3, _sb3_dqn),
     "td3-halfcheetah": PeerCase("HalfCheetah-v5", 1_000, _td3_halfcheetah_at_sb3, _sb3_td3),
+    "ppo-pong": PeerCase("Pong-v5", 4_096, _ppo_pong_at_sb3, _sb3_ppo_pong),
 }
 
 
@@ -107,7 +133,8 @@ class PeersBenchConfig:
     """fastrl beside SB3 at SB3's default settings, alternating rounds in one process."""
 
     cases: tuple[str, ...] = tuple(CASES)
-    """which comparisons: dqn-cartpole (SB3 DQN), td3-halfcheetah (SB3 TD3)"""
+    """which comparisons: dqn-cartpole (SB3 DQN), td3-halfcheetah (SB3 TD3), ppo-pong (SB3 PPO, its zoo's Atari
+    recipe)"""
     rounds: int = 3
     """alternating rounds (fastrl, then SB3, in each)"""
     scale: float = 1.0
@@ -125,18 +152,28 @@ def _sb3_rate(model, steps: int) -> float:
 
 def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_seconds: float = 4.0) -> list[dict]:
     from fastrl.benchmarks.train import _end_to_end
+    from fastrl.benchmarks.train_ppo import ppo_end_to_end
 
     steps = max(1, int(case.steps * scale))
     config = case.fastrl()
+    on_policy = config.algo == "ppo"
     model = case.sb3(0)
-    model.learn(total_timesteps=model.learning_starts + 1)  # past its learning start, as fastrl's fill
+    # past the start: SB3's off-policy learning start (as fastrl's fill), or PPO's first rollout and update
+    model.learn(total_timesteps=model.n_steps * model.n_envs if on_policy else model.learning_starts + 1)
+    end_to_end = ppo_end_to_end if on_policy else _end_to_end
     fastrl_rates, sb3_rates = [], []
     for _ in range(rounds):
-        fastrl_rates.append(_end_to_end(config, steps)[0])
+        fastrl_rates.append(end_to_end(config, steps)[0])
         sb3_rates.append(_sb3_rate(model, steps))
-    section = config.dqn if config.algo == "dqn" else config.ddpg
-    common = {"env_id": case.env_id, "num_envs": 1, "batch_size": section.batch_size,
-              "hidden": list(section.hidden), "replay_ratio": section.replay_ratio, "steps_per_round": steps,
+    if on_policy:
+        ppo = config.ppo
+        shape = {"num_steps": ppo.num_steps, "epochs": ppo.epochs,
+                 "batch_size": ppo.num_steps * config.env.num_envs // ppo.minibatches}
+    else:
+        section = config.dqn if config.algo == "dqn" else config.ddpg
+        shape = {"batch_size": section.batch_size, "hidden": list(section.hidden),
+                 "replay_ratio": section.replay_ratio}
+    common = {"env_id": case.env_id, "num_envs": config.env.num_envs, **shape, "steps_per_round": steps,
               "rounds": rounds}
     case_id = f"{name}/sb3-settings/cpu"
     ratio = statistics.median(f / s for f, s in zip(fastrl_rates, sb3_rates, strict=True))
@@ -145,7 +182,7 @@ def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_secon
                        per_round=fastrl_rates, torch_threads=config.torch_threads, ratio_vs_sb3=ratio, **common),
         records.record(SUITE, case_id, "sb3", "env_steps_per_s", statistics.median(sb3_rates), "1/s",
                        per_round=sb3_rates, torch_threads=torch.get_num_threads(), **common),
-        *update_against_roofline(config, case_id, common, seconds=roofline_seconds),
+        *([] if on_policy else update_against_roofline(config, case_id, common, seconds=roofline_seconds)),
     ]
 
 
