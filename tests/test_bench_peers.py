@@ -10,12 +10,17 @@ import pytest
 from fastrl.benchmarks.peers import main
 
 
-@pytest.mark.slow
-def test_peers_records_both_sides_per_round_and_their_ratio(tmp_path):
+def run_peers(tmp_path, *argv: str) -> dict[str, dict]:
+    """``fastrl bench peers ARGV``'s records by backend (skips where SB3 is not installed)."""
     pytest.importorskip("stable_baselines3", reason="the SB3 peer installs with ./install.sh peers")
     path = tmp_path / "peers.json"
-    assert main(["--cases", "dqn-cartpole", "--rounds", "2", "--scale", "0.05", "--json", str(path)]) == 0
-    rows = {r["backend"]: r for r in json.loads(path.read_text())["records"]}
+    assert main([*argv, "--json", str(path)]) == 0
+    return {r["backend"]: r for r in json.loads(path.read_text())["records"]}
+
+
+@pytest.mark.slow
+def test_peers_records_both_sides_per_round_and_their_ratio(tmp_path):
+    rows = run_peers(tmp_path, "--cases", "dqn-cartpole", "--rounds", "2", "--scale", "0.05")
     fastrl, sb3 = rows["fastrl"], rows["sb3"]
     assert len(fastrl["per_round"]) == len(sb3["per_round"]) == 2 and fastrl["steps_per_round"] == 500
     ratios = [f / s for f, s in zip(fastrl["per_round"], sb3["per_round"], strict=True)]
@@ -27,10 +32,7 @@ def test_peers_records_both_sides_per_round_and_their_ratio(tmp_path):
 
 @pytest.mark.slow
 def test_peers_runs_sb3_ppo_on_atari_beside_fastrl_ppo_atari(tmp_path):
-    pytest.importorskip("stable_baselines3", reason="the SB3 peer installs with ./install.sh peers")
-    path = tmp_path / "peers.json"
-    assert main(["--cases", "ppo-pong", "--rounds", "1", "--scale", "0.25", "--json", str(path)]) == 0
-    rows = {r["backend"]: r for r in json.loads(path.read_text())["records"]}
+    rows = run_peers(tmp_path, "--cases", "ppo-pong", "--rounds", "1", "--scale", "0.25")
     assert set(rows) == {"fastrl", "sb3"}  # no roofline rows for the on-policy case
     assert rows["fastrl"]["num_envs"] == rows["sb3"]["num_envs"] == 8 and rows["fastrl"]["batch_size"] == 256
     assert rows["fastrl"]["value"] > 0 and rows["sb3"]["value"] > 0
