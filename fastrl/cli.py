@@ -75,10 +75,10 @@ def keep_freed_memory() -> None:
 
     A learner's update allocates the same large activations and gradients at every step (several MB each for
     a ppo-atari minibatch). By default glibc serves such blocks with fresh mappings or trims them off the
-    heap's top when freed, so each step touches new pages again (~8 us per 4 KiB page on the 2-core VM).
-    Measured there: a ppo-atari update (one rollout, two threads) took 1,220-1,260 ms in a fresh process and
-    800 ms with both thresholds at 1 GiB; in ``fastrl train`` (where glibc's own threshold adapts part of
-    the way) 845-920 ms and 780-840 ms. The cost: the process keeps its peak heap. No-op without glibc.
+    heap's top when freed, so each step touches new pages again, and on a VM a page's first touch is dear.
+    With both thresholds high, the update reuses its pages (compare ``fastrl bench train --preset ppo-atari``
+    run through ``fastrl`` with a plain ``python -c`` timing of ``PPO.learn``; profiles/HISTORY.md records
+    the allocator settings of each figure). The cost: the process keeps its peak heap. No-op without glibc.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
                     signals.ignore()  # the run is over; a late signal must not change the exit code
                 elif words == ("train",):
                     signals.restore(previous)
+    group = [words for words in COMMANDS if len(words) > 1 and argv and words[0] == argv[0]]
+    if group and (len(argv) == 1 or argv[1] in ("-h", "--help")):  # fastrl bench [--help]: its subcommands
+        lines = [f"usage: fastrl {argv[0]} <subcommand> [--help] [flags]", "", "subcommands:"]
+        lines += [f"  fastrl {' '.join(words):<16} {COMMANDS[words][1]}" for words in group]
+        print("\n".join(lines), file=sys.stdout if len(argv) > 1 else sys.stderr)
+        return 0 if len(argv) > 1 else 2
     if argv and argv[0] not in ("-h", "--help"):
         print(f"fastrl: unknown command {' '.join(argv[:2])!r}\n", file=sys.stderr)
         print(usage(), file=sys.stderr)

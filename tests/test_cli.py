@@ -26,3 +26,15 @@ def test_a_users_error_in_any_command_is_one_line_and_exit_status_2(capsys, monk
     assert err.strip() == "fastrl bench replay: error: case 'foo-1m': unknown kind 'foo'; expected atari or vec17"
     assert main(["bench", "envs", "--env", "Nope-v9", "--seconds", "0.1"]) == 2
     assert "fastrl bench envs: error: unknown env id 'Nope-v9'" in capsys.readouterr().err
+
+
+def test_a_command_group_lists_its_subcommands(capsys):
+    from fastrl.cli import main
+
+    assert main(["bench", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: fastrl bench <subcommand>" in out and "fastrl bench learn" in out and "fastrl bench peers" in out
+    assert main(["profile"]) == 2  # a group without its subcommand: the list, on stderr
+    assert "fastrl profile ops" in capsys.readouterr().err
+    assert main(["bench", "nope"]) == 2
+    assert "unknown command 'bench nope'" in capsys.readouterr().err
