@@ -71,9 +71,9 @@ class RunConfig:
     stop_return: float | None = None
     """end the run early once an evaluation's mean return reaches this (None: train for total_env_steps)"""
     torch_threads: int = 0
-    """CPU threads of torch's intra-op pool (0 = torch's default). The presets use 1: the env engine's
-    threads want the cores, and on a 2-core machine a Nature CNN update took 48 ms with 1 thread and 470 ms
-    with 2 competing with envpool's"""
+    """CPU threads of torch's intra-op pool (0 = torch's default). Most presets use 1: the env engine's
+    threads want the cores, and two torch threads competing with envpool's made an update several times slower
+    (profiles/cpu-amd-epyc-2c/design-measurements.md)"""
     tensorboard: bool = True
     """also write the metrics as TensorBoard scalars"""
     progress: bool = True

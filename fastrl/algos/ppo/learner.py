@@ -242,9 +242,9 @@ class PPO:
 
         - With bf16, one autocast region around all its forward passes, so that the weights are cast to
           bfloat16 once per rollout (autocast caches the casts of parameters until its outermost region ends)
-          instead of once per step. Measured here: a Nature CNN forward of 4 observations went from 3,057 to
-          4,007 samples/s, with bitwise the same outputs. The parameters must not change inside (they do not:
-          the update runs after the rollout).
+          instead of once per step: faster, with bitwise the same outputs
+          (profiles/cpu-amd-epyc-2c/design-measurements.md). The parameters must not change inside (they do
+          not: the update runs after the rollout).
         - With ``act_threads``, torch runs on that many CPU threads inside (the process-wide setting is
           restored on the way out, for the update): the env threads step while the policy acts.
         """
@@ -360,9 +360,8 @@ class PPO:
         (bfloat16 under bf16) and memory layout (NHWC under channels_last), into a buffer made once; each
         minibatch then gathers its rows into another (``_minibatch_inputs``). Converting inside every forward
         (``x.float() / 255``, the channels-last copy, autocast's cast) made three fresh full-size tensors per
-        minibatch: 23% of a ppo-atari update on the 2-core CPU (one rollout profiled: aten::copy_ 262 ms and
-        aten::div 192 ms of 1,933 ms), much of it first touches of new pages; scaled once, the update took
-        1,670 ms instead of 2,060 (one thread). The values are bitwise the forward's own: uint8 -> bfloat16
+        minibatch, much of their cost first touches of new pages; scaled once, the update is faster
+        (profiles/cpu-amd-epyc-2c/design-measurements.md). The values are bitwise the forward's own: uint8 -> bfloat16
         is exact (integers up to 256), and a bfloat16 division computes in float32 and rounds once, as
         autocast's cast of the float32 quotient does.
         """

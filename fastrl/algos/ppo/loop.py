@@ -73,9 +73,9 @@ def async_env_threads(num_envs: int) -> int:
     """Env threads for async collection: one per env of the half in flight, leaving one core to the main
     thread, which acts for the other half meanwhile (at least one thread).
 
-    More threads than cores - 1 only compete with the acting thread: on the 2-core CPU, ppo-atari's rollout
-    (8 Pong envs in halves of 4, 128 steps) was collected in 415 ms (median of 35 rollouts) with one env
-    thread and in 504 ms with two, which the scheduler time-sliced against the policy's forward passes.
+    More threads than cores - 1 only compete with the acting thread, which the scheduler then time-slices
+    against the policy's forward passes: ppo-atari's rollout was collected faster with one env thread than
+    with two on 2 cores (profiles/cpu-amd-epyc-2c/design-measurements.md).
     """
     from fastrl.envs.base import cpu_cores
 

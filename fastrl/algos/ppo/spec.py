@@ -61,7 +61,8 @@ def _ppo_mujoco() -> RunConfig:
 def _ppo_cartpole() -> RunConfig:
     """CartPole-v1 (native, torch): the RL Zoo's PPO recipe (8 envs x 32 steps, 20 epochs of the whole rollout,
     Adam 1e-3 annealed, clip 0.2, GAE(0.98, 0.8), no entropy bonus) with a 64x64 MLP, for 60k env steps (the
-    Zoo's 100k took twice the time and ended alike). Measured here: final greedy return 500 for seeds 0-2."""
+    Zoo's 100k took twice the time and ended alike).
+    Its learning test asserts its final evaluation (tests/algos/)."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="CartPole-v1", num_envs=8, backend="native"),
         ppo=PPOConfig(num_steps=32, gamma=0.98, gae_lambda=0.8, epochs=20, minibatches=1, clip_coef=0.2,
@@ -72,8 +73,8 @@ def _ppo_cartpole() -> RunConfig:
 
 
 def _ppo_catch() -> RunConfig:
-    """bsuite's Catch (native, torch): PPO with a small MLP. Measured here: final greedy return 1.0 for seeds
-    0-2."""
+    """bsuite's Catch (native, torch): PPO with a small MLP.
+    Its learning test asserts its final evaluation (tests/algos/)."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Catch-v0", num_envs=8, backend="native"),
         ppo=PPOConfig(num_steps=16, gamma=0.99, gae_lambda=0.95, epochs=4, minibatches=2, clip_coef=0.2,
@@ -86,8 +87,7 @@ def _ppo_catch() -> RunConfig:
 def _ppo_pendulum() -> RunConfig:
     """Pendulum-v1 (envpool): ppo-mujoco (normalized observations and rewards, 8 envs x 256 steps, 10 epochs of
     32 minibatches, Adam annealed) with Pendulum's shorter horizon (gamma 0.95) and a larger step (lr 1e-3), for
-    50k env steps. Measured here: final return of the mean action -158, -179, -181 for seeds 0-2 (uniformly
-    random torques: -1250)."""
+    50k env steps. Its learning test asserts its final evaluation (tests/algos/)."""
     base = _ppo_mujoco()
     return dataclasses.replace(base, env=EnvConfig(id="Pendulum-v1", num_envs=8, backend="envpool"),
                                ppo=dataclasses.replace(base.ppo, gamma=0.95, lr=1e-3), total_env_steps=50_000,
@@ -97,8 +97,8 @@ def _ppo_pendulum() -> RunConfig:
 def _a2c_atari() -> RunConfig:
     """A2C on Atari as OpenAI Baselines' (Mnih et al. 2016, synchronous): 16 envs x 5 steps, one gradient step
     per rollout, RMSProp 7e-4 (alpha 0.99, eps 1e-5) annealed, n-step returns (lambda 1), no clipping, no
-    advantage normalization, entropy 0.01, grad norm 0.5. Threads as ppo-atari: on the 2-core CPU ~1,000 env
-    steps/s against ~750 with one torch thread throughout and two env threads (medians of 290-430 rollouts)."""
+    advantage normalization, entropy 0.01, grad norm 0.5. Threads as ppo-atari, which measured faster than one
+    torch thread throughout with two env threads (profiles/cpu-amd-epyc-2c/design-measurements.md)."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Pong-v5", num_envs=16, backend="envpool", options=ATARI_OPTIONS),
         ppo=PPOConfig(num_steps=5, gamma=0.99, gae_lambda=1.0, epochs=1, minibatches=1, clip_coef=0.0,
@@ -114,7 +114,7 @@ def _a2c_atari() -> RunConfig:
 def _a2c_catch() -> RunConfig:
     """bsuite's Catch (native, torch): A2C as a2c-atari (16 envs x 5 steps, one RMSProp step per rollout, n-step
     returns, no clipping, no advantage normalization) with a small MLP and a larger step (lr 3e-3, constant).
-    Measured here (2 cores): final greedy return 1.0 for seeds 0-2."""
+    Its learning test asserts its final evaluation (tests/algos/)."""
     return RunConfig(
         algo="ppo", env=EnvConfig(id="Catch-v0", num_envs=16, backend="native"),
         ppo=PPOConfig(num_steps=5, gamma=0.99, gae_lambda=1.0, epochs=1, minibatches=1, clip_coef=0.0,
