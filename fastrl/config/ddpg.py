@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from fastrl.config.fields import ConfigError, require_int, require_number, require_widths
+from fastrl.config.fields import (
+    require_int,
+    require_number,
+    require_replay_schedule,
+    require_support,
+    require_widths,
+)
 
 #: the deterministic-policy-gradient learners, one family whose variant is the algo word (fastrl train td3)
 DDPG_VARIANTS = ("ddpg", "td3", "d4pg")
@@ -66,10 +72,7 @@ class DDPGConfig:
     """hidden layer widths of the actor's and of each critic's MLP"""
 
     def __post_init__(self):
-        require_number(self, "gamma", low=0.0, high=1.0)
-        require_int(self, "batch_size", least=1)
-        require_number(self, "replay_ratio", low=0.0, low_open=True)
-        require_int(self, "learning_starts", least=0)
+        require_replay_schedule(self)
         for name in ("actor_lr", "critic_lr"):
             require_number(self, name, low=0.0, low_open=True, what="the learning rate must be > 0")
         for name in ("optim_eps", "max_grad_norm", "exploration_noise", "target_noise", "target_noise_clip"):
@@ -78,9 +81,5 @@ class DDPGConfig:
         require_int(self, "target_period", least=1)
         require_number(self, "ou_theta", low=0.0, high=1.0)
         require_int(self, "policy_delay", least=1)
-        require_int(self, "atoms", least=2)
-        require_number(self, "v_min")
-        require_number(self, "v_max")
-        if not self.v_min < self.v_max:
-            raise ConfigError(f"--v-min {self.v_min} --v-max {self.v_max}: the D4PG support needs v_min < v_max")
+        require_support(self, "D4PG")
         require_widths(self.hidden)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from fastrl.config.fields import ConfigError, require_int, require_number, require_widths
+from fastrl.config.fields import (
+    require_int,
+    require_number,
+    require_replay_schedule,
+    require_support,
+    require_widths,
+)
 
 
 @dataclass(frozen=True)
@@ -70,15 +76,8 @@ class DQNConfig:
     """MLP torso: hidden layer widths (none: Q is linear in the observation)"""
 
     def __post_init__(self):
-        require_number(self, "gamma", low=0.0, high=1.0)
-        require_int(self, "batch_size", least=1)
-        require_number(self, "replay_ratio", low=0.0, low_open=True)
-        require_int(self, "learning_starts", least=0)
-        require_int(self, "atoms", least=2)
-        require_number(self, "v_min")
-        require_number(self, "v_max")
-        if not self.v_min < self.v_max:
-            raise ConfigError(f"--v-min {self.v_min} --v-max {self.v_max}: the C51 support needs v_min < v_max")
+        require_replay_schedule(self)
+        require_support(self, "C51")
         require_number(self, "huber_kappa", low=0.0, low_open=True)
         require_number(self, "lr", low=0.0, low_open=True, what="the learning rate must be > 0")
         require_number(self, "optim_eps", low=0.0)

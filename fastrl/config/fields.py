@@ -46,6 +46,23 @@ def require_number(obj: Any, name: str, *, low: float | None = None, high: float
         raise ConfigError(f"{flag(name)} {value!r}: {what or 'expected a number ' + ' and '.join(bounds)}")
 
 
+def require_replay_schedule(obj: Any) -> None:
+    """The fields every replay-based learner section has: gamma, batch_size, replay_ratio, learning_starts."""
+    require_number(obj, "gamma", low=0.0, high=1.0)
+    require_int(obj, "batch_size", least=1)
+    require_number(obj, "replay_ratio", low=0.0, low_open=True)
+    require_int(obj, "learning_starts", least=0)
+
+
+def require_support(obj: Any, learner: str) -> None:
+    """A categorical return distribution's support (C51, D4PG): ``atoms`` on [``v_min``, ``v_max``]."""
+    require_int(obj, "atoms", least=2)
+    require_number(obj, "v_min")
+    require_number(obj, "v_max")
+    if not obj.v_min < obj.v_max:
+        raise ConfigError(f"--v-min {obj.v_min} --v-max {obj.v_max}: the {learner} support needs v_min < v_max")
+
+
 def require_widths(hidden: tuple[int, ...]) -> None:
     for i, width in enumerate(hidden):
         if isinstance(width, bool) or not isinstance(width, int) or width < 1:
