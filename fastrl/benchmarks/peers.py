@@ -151,7 +151,7 @@ def _sb3_rate(model, steps: int) -> float:
 
 
 def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_seconds: float = 4.0) -> list[dict]:
-    from fastrl.benchmarks.train import _end_to_end
+    from fastrl.benchmarks.train import _end_to_end, off_policy_section
     from fastrl.benchmarks.train_ppo import ppo_end_to_end
 
     steps = max(1, int(case.steps * scale))
@@ -170,7 +170,7 @@ def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_secon
         shape = {"num_steps": ppo.num_steps, "epochs": ppo.epochs,
                  "batch_size": ppo.num_steps * config.env.num_envs // ppo.minibatches}
     else:
-        section = config.dqn if config.algo == "dqn" else config.ddpg
+        section = off_policy_section(config)
         shape = {"batch_size": section.batch_size, "hidden": list(section.hidden),
                  "replay_ratio": section.replay_ratio}
     common = {"env_id": case.env_id, "num_envs": config.env.num_envs, **shape, "steps_per_round": steps,
@@ -190,7 +190,7 @@ def update_against_roofline(config: RunConfig, case_id: str, common: dict, secon
     """fastrl's update alone (learner-only updates/s, ``fastrl.benchmarks.train``) beside the roofline of its
     matrix products on the same torch threads (``fastrl.benchmarks.roofline``), and the fraction it reaches."""
     from fastrl.benchmarks.roofline import roofline
-    from fastrl.benchmarks.train import _learner_body, learner_on_filled_replay
+    from fastrl.benchmarks.train import learner_body, learner_on_filled_replay
     from fastrl.benchmarks.train_timing import timed
     from fastrl.run.envs import make_env
 
@@ -198,8 +198,9 @@ def update_against_roofline(config: RunConfig, case_id: str, common: dict, secon
     torch.set_num_threads(config.torch_threads or threads_before)
     envs = make_env(config, config.env.num_envs, config.seed)
     try:
-        updates_per_s = timed(_learner_body(envs, config), seconds, torch.device("cpu"))
         learner, replay, generator, section = learner_on_filled_replay(envs, config)
+        updates_per_s = timed(learner_body(learner, replay, generator, section, config.replay.prioritized),
+                              seconds, torch.device("cpu"))
         networks = [learner.online] if config.algo == "dqn" else [learner.actor, learner.critic]
         bound = roofline(learner, replay.sample(section.batch_size, generator), networks, section.batch_size,
                          updates=getattr(section, "policy_delay", 1), seconds=seconds / 2)

@@ -43,7 +43,7 @@ from fastrl.algos.offpolicy import learner_step
 from fastrl.benchmarks.train_config import TrainBenchConfig, with_learner_options
 from fastrl.benchmarks.train_ppo import measure_ppo, ppo_bench_config, ppo_end_to_end
 from fastrl.benchmarks.train_timing import env_only, loop_rate, random_actions, timed
-from fastrl.config import ALGO_FIELDS, DDPG_VARIANTS, ConfigError, RunConfig, preset
+from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset
 
 
 def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
@@ -135,9 +135,9 @@ def off_policy_rates(bench: TrainBenchConfig, config: RunConfig) -> tuple[float,
 
 
 def off_policy_section(config: RunConfig):
-    """The section with an off-policy learner's ``learning_starts``, ``batch_size`` and ``gamma``: DQN's or, for
-    the DDPG family, DDPG's (the replay-based measurements below serve both)."""
-    return config.ddpg if config.algo in DDPG_VARIANTS else config.dqn
+    """The section with an off-policy learner's ``learning_starts``, ``batch_size`` and ``gamma``: the first of
+    its algorithm's sections (DQN's, or DDPG's for the DDPG family; the replay-based measurements serve both)."""
+    return getattr(config, ALGO_FIELDS[config.algo][0])
 
 
 def _learner_only(envs, config: RunConfig, seconds: float) -> float:
@@ -166,15 +166,19 @@ def learner_on_filled_replay(envs, config: RunConfig):
 
 
 def _learner_body(envs, config: RunConfig) -> Callable[[], int]:
-    """One off-policy learner step, the training loop's own ``learner_step`` (sample, update, priorities where
-    prioritized), on a replay filled with ``learning_starts`` random steps of ``envs``: 1 update."""
+    """One off-policy learner step on a replay filled with ``learning_starts`` random steps of ``envs``."""
+    return learner_body(*learner_on_filled_replay(envs, config), config.replay.prioritized)
+
+
+def learner_body(learner, replay, generator, section, prioritized: bool) -> Callable[[], int]:
+    """One step of the training loop's own ``learner_step`` (sample, update, priorities where prioritized) on
+    ``learner_on_filled_replay``'s parts: 1 update."""
     from fastrl.run.stopwatch import Stopwatch
 
-    learner, replay, generator, section = learner_on_filled_replay(envs, config)
     clock = Stopwatch(OFF_POLICY_STAGES)
 
     def body() -> int:
-        learner_step(replay, learner, section.batch_size, generator, config.replay.prioritized, clock)
+        learner_step(replay, learner, section.batch_size, generator, prioritized, clock)
         return 1
 
     return body
