@@ -33,9 +33,10 @@ from fastrl.envs.base import Step, VecEnv, take_options, torch_dtype
 from fastrl.envs.cartpole import CartPole
 from fastrl.envs.catch import Catch
 from fastrl.envs.checks import check_action_batch
+from fastrl.envs.connect_four import ConnectFour
 
 #: env id -> game class (its keyword-only ``__init__`` arguments are the env's options).
-NATIVE_ENVS: dict[str, type] = {Catch.id: Catch, CartPole.id: CartPole}
+NATIVE_ENVS: dict[str, type] = {Catch.id: Catch, CartPole.id: CartPole, ConnectFour.id: ConnectFour}
 
 #: options that every native env takes, beside its game's own, with their defaults.
 COMMON_OPTIONS = {"check_actions": True}
