@@ -89,6 +89,11 @@ def check_moves(boards: torch.Tensor, columns: torch.Tensor, where: str, skip: t
                          f"expected one of the open columns {open_columns}")
 
 
+def finished(boards: torch.Tensor) -> torch.Tensor:
+    """bool ``[B]``: the game is over: the player who just moved (-1) has four, or the board is full."""
+    return four_in_a_row(boards == -1) | (boards[:, 0, :] != 0).all(dim=1)
+
+
 def planes(boards: torch.Tensor) -> torch.Tensor:
     """float32 ``[B, 2, 6, 7]``: the stones of the player to move, then the other player's."""
     return torch.stack([boards == 1, boards == -1], dim=1).float()
@@ -120,6 +125,7 @@ class Rules:
     max_moves = ROWS * COLUMNS
     initial = staticmethod(new_boards)
     legal = staticmethod(legal_moves)
+    finished = staticmethod(finished)
     observe = staticmethod(planes)
     random_moves = staticmethod(random_moves)
 
