@@ -4,7 +4,7 @@
     fastrl train ppo --preset ppo-cartpole [--field value ...]
     torchrun --nproc-per-node 2 -m fastrl train ppo --preset ppo-atari     (data parallel, learners that can)
     fastrl train --resume RUN_DIR [--total-env-steps N ...]
-    fastrl eval RUN_DIR [--episodes N] [--epsilon E]
+    fastrl eval RUN_DIR [--episodes N] [--epsilon E] [--video [PATH]]
 
 Flags are the fields of ``fastrl.config.RunConfig`` and its parts, without prefixes (``--lr``, ``--n-step``,
 ``--num-envs``): those of the env, the run, and the chosen learner family's sections (``ALGO_FIELDS``; the
@@ -109,6 +109,14 @@ class EvalConfig:
     """seed of the evaluation envs and of the policy's exploration draws"""
     json: Annotated[Path | None, tyro.conf.arg(name="json")] = None
     """also write the result as JSON here"""
+    video: Path | None = None
+    """also play --video-episodes episodes in one env that renders and write them as MP4 here, with a GIF beside
+    it (the env's frames, the value over time and the action scores); `--video` alone:
+    RUN_DIR/videos/eval-<checkpoint>.mp4"""
+    video_episodes: int = 1
+    """episodes in the video"""
+    video_max_steps: int = 0
+    """stop the video after this many steps (0: at the end of its episodes)"""
 
 
 def eval_main(argv: list[str], prog: str = "fastrl eval") -> int:
@@ -116,8 +124,16 @@ def eval_main(argv: list[str], prog: str = "fastrl eval") -> int:
     from fastrl.io import atomic_write_json
     from fastrl.runner import evaluate_run
 
+    argv, default_video = _bare_flag(argv, "--video")
     args = tyro.cli(EvalConfig, args=argv, prog=prog)
     try:
+        if default_video or args.video is not None:  # first: a path it cannot write is told before a long evaluation
+            from fastrl.viz.video import record_eval_video
+
+            video = record_eval_video(args.run_dir, args.video, episodes=args.video_episodes,
+                                      max_steps=args.video_max_steps, epsilon=args.epsilon,
+                                      checkpoint_path=args.checkpoint, device=args.device, seed=args.seed)
+            print(f"video: {video.mp4} ({video.frames} frames){f' and {video.gif}' if video.gif else ''}")
         result = evaluate_run(args.run_dir, episodes=args.episodes, epsilon=args.epsilon, num_envs=args.num_envs,
                               checkpoint_path=args.checkpoint, device=args.device, seed=args.seed)
     except USER_ERRORS as err:
@@ -127,6 +143,14 @@ def eval_main(argv: list[str], prog: str = "fastrl eval") -> int:
     if args.json is not None:
         atomic_write_json(args.json, result)
     return 0
+
+
+def _bare_flag(argv: list[str], flag: str) -> tuple[list[str], bool]:
+    """(``argv`` without ``flag`` where it stands without a value, True), or (``argv``, False): an optional value."""
+    for i, arg in enumerate(argv):
+        if arg == flag and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            return argv[:i] + argv[i + 1:], True
+    return argv, False
 
 
 def _default_config(algo: str, env: str | None) -> RunConfig:

@@ -2,7 +2,9 @@
 
 Sync (``batch_size == num_envs``: ``step``) or async (``batch_size < num_envs``: ``send``/``recv``, envpool's
 own batching). Options: ``num_threads`` (default one per env, at most one per core), ``batch_size``,
-``check_actions`` (default True), and for Atari the protocol options of ``fastrl.envs.atari``.
+``check_actions`` (default True), ``render_mode`` (default None; ``"rgb_array"``: the engine's ``render``
+gives the full-colour frames, as ``fastrl eval --video`` records them), and for Atari the protocol options of
+``fastrl.envs.atari``.
 
 - envpool does not bound-check discrete actions: an out-of-range Atari action reads outside its action table
   (a huge one kills the process with SIGSEGV). ``check_actions`` stops them here.
@@ -39,7 +41,7 @@ class EnvpoolVecEnv(HostEngineVecEnv):
     def __init__(self, env_id: str, num_envs: int, *, device: torch.device, seed: int = 0, **options):
         where = f"{env_id} (envpool)"
         self._atari = atari_game(env_id) is not None
-        defaults = {"num_threads": None, "batch_size": None, "check_actions": True}
+        defaults = {"num_threads": None, "batch_size": None, "check_actions": True, "render_mode": None}
         if self._atari:
             defaults |= ATARI_DEFAULTS
         opts = take_options(options, defaults, where)
@@ -48,6 +50,9 @@ class EnvpoolVecEnv(HostEngineVecEnv):
         self.check_actions = bool(opts.pop("check_actions"))
         self._make_kwargs = {"env_type": "gymnasium", "num_envs": num_envs, "batch_size": batch_size,
                              "num_threads": num_threads}
+        render_mode = opts.pop("render_mode")
+        if render_mode is not None:
+            self._make_kwargs["render_mode"] = render_mode
         if self._atari:
             self._make_kwargs |= envpool_kwargs(AtariOptions(**opts).validate(where))
         self.env_id, self.num_envs, self.batch_size, self.device = env_id, num_envs, batch_size, device
