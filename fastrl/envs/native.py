@@ -34,9 +34,10 @@ from fastrl.envs.cartpole import CartPole
 from fastrl.envs.catch import Catch
 from fastrl.envs.checks import check_action_batch
 from fastrl.envs.connect_four import ConnectFour
+from fastrl.envs.minatar import MINATAR_ENVS
 
 #: env id -> game class (its keyword-only ``__init__`` arguments are the env's options).
-NATIVE_ENVS: dict[str, type] = {Catch.id: Catch, CartPole.id: CartPole, ConnectFour.id: ConnectFour}
+NATIVE_ENVS: dict[str, type] = {Catch.id: Catch, CartPole.id: CartPole, ConnectFour.id: ConnectFour, **MINATAR_ENVS}
 
 #: options that every native env takes, beside its game's own, with their defaults.
 COMMON_OPTIONS = {"check_actions": True}

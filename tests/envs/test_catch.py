@@ -27,7 +27,7 @@ def stay(n: int) -> torch.Tensor:
 
 
 def test_registry_and_spaces():
-    assert set(NATIVE_ENVS) == {"Catch-v0", "CartPole-v1", "ConnectFour-v0"}
+    assert {"Catch-v0", "CartPole-v1", "ConnectFour-v0"} <= set(NATIVE_ENVS)
     env = make_native("Catch-v0", 3, device="cpu", seed=0)
     assert env.backend == "native" and env.env_id == "Catch-v0"
     assert env.num_envs == env.batch_size == 3 and not env.is_async

@@ -1,0 +1,103 @@
+"""What the five MinAtar games share: options, action sets, sticky actions, the step's order, drawing the board.
+
+A game subclass allocates its state as [num_envs] tensors in ``_allocate`` (its options are this class's, so
+``make_native`` finds them in one signature) and fills in three batched steps: ``_advance`` (one
+step of the original's ``act`` for every env), ``_start`` (a new game where a mask is set) and ``_render``
+(the boolean board). ``MinAtarGame.step`` runs them in the order the ``minatar`` package does: map the agent's
+action through the action set, apply the sticky action (``minatar.Environment.act``: with probability
+``sticky_action_prob`` the previous action is repeated), advance, and start new games where the previous step
+ended one (next-step autoreset: that step's action is ignored, its reward is 0 and it does not terminate).
+
+The previous action survives a new game, as it does in ``minatar.Environment`` (its ``reset`` keeps
+``last_action``); only ``reset()`` of the whole batch sets it back to 0 ('no-op'), as a new ``Environment`` has.
+
+Envs that restart are advanced too (a fixed sequence of ops for the whole batch) and then overwritten; the
+games keep every index of such a throw-away step inside the board, so it never reads or writes another env.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import torch
+
+from fastrl.envs.minatar.draws import Draws
+
+#: the package's six actions: no-op, left, up, right, down, fire ('n', 'l', 'u', 'r', 'd', 'f')
+NOOP, LEFT, UP, RIGHT, DOWN, FIRE = range(6)
+SIZE = 10  # the board is SIZE x SIZE
+
+
+class MinAtarGame:
+    """Options, actions, draws and the step's order for ``num_envs`` games of one kind (see the module)."""
+
+    id: str
+    #: the game's module in ``minatar.environments``
+    game: str
+    #: observation channels, in the original's order
+    channels: tuple[str, ...]
+    #: the original's ``minimal_action_set()``: the actions of the -v1 ids
+    minimal_actions: tuple[int, ...]
+    #: the game's own random draws per step beside the sticky action's: ((name, rows), ...)
+    draw_layout: tuple[tuple[str, int], ...] = ()
+    #: the -v0 ids take all six actions
+    full_action_set = False
+
+    def __init__(self, num_envs: int, device: torch.device, *, sticky_action_prob: float = 0.1,
+                 difficulty_ramping: bool = True):
+        if isinstance(sticky_action_prob, bool) or not isinstance(sticky_action_prob, (int, float)) \
+                or not 0.0 <= sticky_action_prob <= 1.0:
+            raise ValueError(f"{self.id}: option sticky_action_prob={sticky_action_prob!r}; expected a number "
+                             f"in [0, 1]")
+        if not isinstance(difficulty_ramping, bool):
+            raise ValueError(f"{self.id}: option difficulty_ramping={difficulty_ramping!r}; expected True or False")
+        self.num_envs, self.device = num_envs, device
+        self.sticky_action_prob, self.ramping = float(sticky_action_prob), difficulty_ramping
+        self.single_observation_space = gymnasium.spaces.Box(0, 1, (len(self.channels), SIZE, SIZE), bool)
+        actions = tuple(range(6)) if self.full_action_set else self.minimal_actions
+        self.single_action_space = gymnasium.spaces.Discrete(len(actions))
+        self._action_set = torch.tensor(actions, dtype=torch.int64, device=device)
+        self.draws = Draws((("sticky", 1), *self.draw_layout), num_envs, device)
+        self.last_action = torch.zeros(num_envs, dtype=torch.int64, device=device)
+        self._action = torch.zeros(num_envs, dtype=torch.int64, device=device)
+        self._sticky = torch.zeros(num_envs, dtype=torch.bool, device=device)
+        self._everywhere = torch.ones(num_envs, dtype=torch.bool, device=device)
+        # First cell of each env's board in the flattened observation batch (for index_fill_ of points).
+        self._board_start = torch.arange(num_envs, dtype=torch.int64, device=device) * (len(self.channels) * 100)
+        self._allocate(num_envs, device)
+
+    def reset(self, generator: torch.Generator, obs: torch.Tensor) -> None:
+        """Start a new game in every env and write the first boards into ``obs``."""
+        self.draws.fill(generator)
+        self.last_action.zero_()
+        self._start(self._everywhere)
+        self._render(obs)
+
+    def step(self, actions: torch.Tensor, restart: torch.Tensor, generator: torch.Generator,
+             obs: torch.Tensor, reward: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor) -> None:
+        """Advance every env by one step (``actions`` index the action set), writing into the outputs."""
+        self.draws.fill(generator)
+        torch.index_select(self._action_set, 0, actions, out=self._action)
+        self.draws.below("sticky", self.sticky_action_prob, out=self._sticky)
+        torch.where(self._sticky, self.last_action, self._action, out=self._action)
+        torch.where(restart, self.last_action, self._action, out=self.last_action)
+        reward.zero_()
+        terminated.zero_()
+        truncated.zero_()
+        self._advance(self._action, reward, terminated)
+        self._start(restart)
+        reward.masked_fill_(restart, 0.0)
+        terminated.masked_fill_(restart, False)
+        self._render(obs)
+
+    def cells(self, channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Flat indices into the observation batch of the cells (``y``, ``x``) of ``channel`` ([num_envs, ...]
+        or [num_envs])."""
+        start = self._board_start if y.dim() == 1 else self._board_start[:, None]
+        torch.mul(y, SIZE, out=out).add_(x).add_(start)
+        return out.add_(channel * SIZE * SIZE)
+
+
+def lookup(values, device: torch.device) -> torch.Tensor:
+    """A small int64 table (directions, moves per action) to index with a batch of states."""
+    return torch.tensor(np.asarray(values), dtype=torch.int64, device=device)
