@@ -28,6 +28,8 @@ CALLS = {
                 ("_spawn_entity", 2): "spawn_slot"},
     "breakout": {("reset", 0): "serve"},
     "freeway": {("_randomize_cars", 0): "speed", ("_randomize_cars", 1): "direction"},
+    "seaquest": {("_spawn_enemy", 0): "enemy_left", ("_spawn_enemy", 1): "enemy_sub", ("_spawn_enemy", 2): "enemy_row",
+                 ("_spawn_diver", 0): "diver_left", ("_spawn_diver", 1): "diver_row"},
     "space_invaders": {},
 }
 
@@ -76,16 +78,17 @@ def package_envs(game: str, n: int, slices, **options):
     return envs, sources
 
 
-def play_side_by_side(env_id: str, n: int, steps: int, seed: int, **options) -> dict:
+def play_side_by_side(env_id: str, n: int, steps: int, seed: int, start=None, probe=None, **options) -> dict:
     """Step fastrl's ``env_id`` and ``n`` package envs with the same actions and draws; assert equality at
-    every step. Returns counts (episodes ended, reward) to show what the run covered."""
+    every step. ``start(game, package_game)`` changes both sides' first games alike; ``probe(game)`` returns a
+    [n] bool tensor of a rule being exercised. Returns what the run covered (episodes ended, reward, probes)."""
     env = make_native(env_id, n, seed=seed, **options)
     game = env.game
     rng = np.random.default_rng(seed)
     slices = game.draws.slices
     originals, sources = package_envs(game.game, n, slices, **{k: v for k, v in options.items()})
-    action_set = originals[0].minimal_action_set()
-    assert tuple(action_set) == game.minimal_actions
+    assert tuple(originals[0].minimal_action_set()) == game.minimal_actions
+    action_set = game._action_set.tolist()  # -v1: the minimal set; -v0: all six
     rows = game.draws.values.shape[0]
 
     def feed() -> np.ndarray:
@@ -99,9 +102,13 @@ def play_side_by_side(env_id: str, n: int, steps: int, seed: int, **options) -> 
     obs = env.reset()
     for original in originals:
         original.reset()
+    if start is not None:
+        for original in originals:
+            start(game, original.env)
+        game._render(obs)
     compare_boards(obs, originals, "reset")
     restart = np.zeros(n, dtype=bool)
-    ends, total = 0, 0.0
+    ends, total, probed = 0, 0.0, 0
     for t in range(steps):
         actions = rng.integers(0, len(action_set), size=n)
         feed()
@@ -119,7 +126,9 @@ def play_side_by_side(env_id: str, n: int, steps: int, seed: int, **options) -> 
         restart = terminated.numpy().copy()
         ends += int(restart.sum())
         total += float(reward.sum())
-    return {"episodes": ends, "reward": total}
+        probed += 0 if probe is None else int(probe(game).sum())
+    assert not getattr(game, "capacity_exceeded", torch.zeros(1, dtype=torch.bool)).any()
+    return {"episodes": ends, "reward": total, "probed": probed}
 
 
 def compare_boards(obs: torch.Tensor, originals, where: str) -> None:
@@ -137,7 +146,52 @@ def compare_boards(obs: torch.Tensor, originals, where: str) -> None:
     ("MinAtar/SpaceInvaders-v1", 25, 400, 20),
     ("MinAtar/Freeway-v1", 8, 2600, 8),
     ("MinAtar/Asterix-v1", 25, 400, 40),
+    ("MinAtar/Seaquest-v1", 25, 400, 40),
+    ("MinAtar/Breakout-v0", 10, 200, 50),  # all six actions
 ])
 def test_same_game_as_the_package(env_id, n, steps, episodes):
     covered = play_side_by_side(env_id, n, steps, seed=0)
     assert covered["episodes"] >= episodes and covered["reward"] > 0, covered
+
+
+def hard_seaquest(game, package) -> None:
+    """The ramp's end (an enemy every step, moving every 3) and six divers on board."""
+    game.enemy_spawn_speed.fill_(1)
+    game.move_speed.fill_(2)
+    game.ramp_index.fill_(19)
+    game.diver_count.fill_(6)
+    package.e_spawn_speed, package.move_speed, package.ramp_index, package.diver_count = 1, 2, 19, 6
+
+
+def hard_space_invaders(game, package) -> None:
+    """One alien left in the wave, right above the cannon's column."""
+    game.aliens.zero_()
+    game.aliens[:, 7, 5] = True
+    package.alien_map[:] = 0
+    package.alien_map[7, 5] = 1
+
+
+def hard_asterix(game, package) -> None:
+    """Near the ramp's end: spawns every other step, moves every other step, the next ramp in 3 steps."""
+    for name, value in (("spawn_speed", 2), ("move_speed", 2), ("ramp_index", 5), ("ramp_timer", 3)):
+        getattr(game, name).fill_(value)
+        setattr(package, name, value)
+
+
+def hard_breakout(game, package) -> None:
+    """No brick left: the wall comes back when the ball first reaches the bottom row."""
+    game.bricks.zero_()
+    package.brick_map[:] = 0
+
+
+@pytest.mark.parametrize(("env_id", "start", "probe"), [
+    ("MinAtar/Seaquest-v1", hard_seaquest, lambda game: game.diver_count < 0),
+    ("MinAtar/SpaceInvaders-v1", hard_space_invaders, lambda game: game.ramp_index > 0),
+    ("MinAtar/Asterix-v1", hard_asterix, lambda game: game.spawn_speed == 1),
+    ("MinAtar/Breakout-v1", hard_breakout, lambda game: game.bricks.sum(dim=1) == 30),
+])
+def test_same_game_from_the_same_hard_states(env_id, start, probe):
+    """Rules random play seldom reaches (the end of the ramps, a cleared wave, a full load of divers), played
+    from the same changed first state on both sides."""
+    covered = play_side_by_side(env_id, 25, 120, seed=1, start=start, probe=probe)
+    assert covered["probed"] > 0, covered

@@ -17,9 +17,10 @@ from __future__ import annotations
 from fastrl.envs.minatar.asterix import Asterix
 from fastrl.envs.minatar.breakout import Breakout
 from fastrl.envs.minatar.freeway import Freeway
+from fastrl.envs.minatar.seaquest import Seaquest
 from fastrl.envs.minatar.space_invaders import SpaceInvaders
 
-GAMES = (Asterix, Breakout, Freeway, SpaceInvaders)
+GAMES = (Asterix, Breakout, Freeway, Seaquest, SpaceInvaders)
 
 
 def _full_action_set(game: type) -> type:

@@ -1,0 +1,316 @@
+"""MinAtar Seaquest, batched: ``minatar/environments/seaquest.py`` for [num_envs] games at once.
+
+The player's submarine (front and back cell) moves in four directions and fires torpedoes forward (one per 5
+steps). Enemy fish and enemy subs cross rows 1 to 8 from either side; subs fire bullets along their row. +1
+per enemy hit by a torpedo. Divers cross too; touching one picks it up (six at most). Oxygen runs down under
+water; surfacing with a diver refills it and takes one diver (all six: +1 per tenth of oxygen left), and
+each surfacing ramps the difficulty (enemies spawn sooner and move faster). The game ends when an enemy or
+an enemy bullet meets the submarine, oxygen runs out, or the submarine surfaces with no diver. Channels:
+sub front, sub back, torpedo, trail, enemy bullet, fish, enemy sub, oxygen gauge, diver gauge, diver.
+
+**The original's lists as slot arrays.** The package keeps Python lists, appends at the end, removes from
+anywhere, and several rules depend on list order (a torpedo hits the oldest fish in its cell; the newest
+sub that moves onto a torpedo takes it; the newest divers are picked up first when the cap is reached).
+Here each kind of thing lives in a ring of slots: the k-th spawned goes to slot ``k % capacity`` and keeps
+``k`` as its ``seq``, so list order is ``seq`` order among the live ones. The capacities cover the most
+things alive at once that the rules allow: torpedoes live at most 9 steps and are fired 5 apart (2);
+divers spawn 30 steps apart and live at most 60 (4); enemies spawn at most once per step and live at most
+30 steps once the ramp spawns every step (32); each enemy has one bullet slot (it fires every 11 steps, a
+bullet lives at most 9). A spawn into a slot that is still alive would break that argument; it sets
+``capacity_exceeded`` for the env (the parity tests assert it never is).
+
+One of the package's quirks is kept: surfacing with six divers sets the count to 0 and then takes one, so
+the count goes negative (the gauge shows none, and surfacing no longer ends the game).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from fastrl.envs.minatar.game import DOWN, FIRE, LEFT, RIGHT, UP, MinAtarGame, lookup
+
+RAMP_INTERVAL = 100
+MAX_OXYGEN = 200
+ENEMY_SPAWN_SPEED = 20
+DIVER_SPAWN_SPEED = 30
+ENEMY_MOVE_INTERVAL = 5
+SHOT_COOL_DOWN = 5
+ENEMY_SHOT_INTERVAL = 10
+DIVER_MOVE_INTERVAL = 5
+MAX_DIVERS = 6
+TORPEDOES, DIVERS, ENEMIES = 2, 4, 32  # slot capacities (see the module)
+FISH, SUB = 5, 6  # their channels
+NEVER = 1 << 40  # a seq later than any, for "oldest of none"
+
+
+class Things:
+    """A ring of ``capacity`` slots per env for one kind of thing: position, heading, timer, age, liveness."""
+
+    def __init__(self, num_envs: int, capacity: int, device: torch.device):
+        long = dict(dtype=torch.int64, device=device)
+        self.x, self.y, self.timer, self.seq = (torch.zeros(num_envs, capacity, **long) for _ in range(4))
+        self.rightward = torch.zeros(num_envs, capacity, dtype=torch.bool, device=device)
+        self.alive = torch.zeros(num_envs, capacity, dtype=torch.bool, device=device)
+        self.spawned = torch.zeros(num_envs, **long)  # things spawned so far: the next seq
+        self.slots = torch.arange(capacity, **long)
+        self.new = torch.zeros(num_envs, capacity, dtype=torch.bool, device=device)
+        self._slot = torch.zeros(num_envs, **long)
+
+    def spawn(self, where: torch.Tensor, x, y, rightward, timer, exceeded: torch.Tensor) -> torch.Tensor:
+        """Put a new thing in the next slot where ``where`` is set; returns the [N, capacity] mask of new ones."""
+        torch.remainder(self.spawned, self.slots.numel(), out=self._slot)
+        torch.eq(self.slots, self._slot[:, None], out=self.new).logical_and_(where[:, None])
+        exceeded.logical_or_((self.new & self.alive).any(dim=1))
+        for field, value in ((self.x, x), (self.y, y), (self.rightward, rightward), (self.seq, self.spawned)):
+            torch.where(self.new, value[:, None], field, out=field)
+        if isinstance(timer, int):
+            self.timer.masked_fill_(self.new, timer)
+        else:
+            torch.where(self.new, timer[:, None], self.timer, out=self.timer)
+        self.alive.logical_or_(self.new)
+        self.spawned.add_(where.long())
+        return self.new
+
+    def step_x(self) -> torch.Tensor:
+        """+1 for things heading right, -1 for those heading left."""
+        return self.rightward.long().mul_(2).sub_(1)
+
+    def at(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Live things in cell (``x``, ``y``) of each env ([N] each): an [N, capacity] mask."""
+        return (self.x == x[:, None]) & (self.y == y[:, None]) & self.alive
+
+
+class Seaquest(MinAtarGame):
+    """The state of ``num_envs`` Seaquest games and their batched step."""
+
+    id = "MinAtar/Seaquest-v1"
+    game = "seaquest"
+    channels = ("sub_front", "sub_back", "friendly_bullet", "trail", "enemy_bullet", "enemy_fish", "enemy_sub",
+                "oxygen_guage", "diver_guage", "diver")
+    minimal_actions = (0, LEFT, UP, RIGHT, DOWN, FIRE)
+    draw_layout = (("enemy_left", 1), ("enemy_sub", 1), ("enemy_row", 1), ("diver_left", 1), ("diver_row", 1))
+
+    def _allocate(self, num_envs: int, device: torch.device) -> None:
+        long = dict(dtype=torch.int64, device=device)
+        flag = dict(dtype=torch.bool, device=device)
+        (self.oxygen, self.diver_count, self.sub_x, self.sub_y, self.shot_timer, self.enemy_spawn_speed,
+         self.enemy_spawn_timer, self.diver_spawn_timer, self.move_speed, self.ramp_index) = (
+            torch.zeros(num_envs, **long) for _ in range(10))
+        self.sub_right, self.surface = torch.zeros(num_envs, **flag), torch.zeros(num_envs, **flag)
+        self.capacity_exceeded = torch.zeros(num_envs, **flag)
+        self.torpedoes = Things(num_envs, TORPEDOES, device)
+        self.divers = Things(num_envs, DIVERS, device)
+        self.enemies = Things(num_envs, ENEMIES, device)  # fish and subs; ``timer`` times their moves
+        self.is_sub = torch.zeros(num_envs, ENEMIES, **flag)
+        self.shot_timer_enemy = torch.zeros(num_envs, ENEMIES, **long)
+        self.bullets = Things(num_envs, ENEMIES, device)  # enemy bullets: slot i is enemy slot i's
+        # The rings' tensors are attributes of the game too, so NativeVecEnv.state_dict() finds them.
+        for kind in ("torpedoes", "divers", "enemies", "bullets"):
+            for field, tensor in vars(getattr(self, kind)).items():
+                setattr(self, f"{kind}_{field}", tensor)
+        self._move_x = lookup([0, -1, 0, 1, 0, 0], device)
+        self._move_y = lookup([0, 0, -1, 0, 1, 0], device)
+        self._columns = torch.arange(10, **long)
+        self._flag, self._side, self._kind = (torch.zeros(num_envs, **flag) for _ in range(3))
+        self._row, self._index = torch.zeros(num_envs, **long), torch.zeros(num_envs, **long)
+        self._points = torch.zeros(num_envs, 2 + TORPEDOES + 3 * ENEMIES + 2 * DIVERS, **long)
+
+    # ---- one step, in the original's order ---------------------------------------------------------------
+
+    def _advance(self, action, reward, terminated) -> None:
+        self._spawn()
+        self._act(action)
+        self._torpedoes_fly(reward)
+        self._divers_move()
+        enemies = self.enemies
+        # Every enemy: meeting the submarine before or after its move ends the game.
+        terminated.logical_or_(enemies.at(self.sub_x, self.sub_y).any(dim=1))
+        subs = enemies.alive & self.is_sub
+        moving = enemies.alive & (enemies.timer == 0)
+        enemies.timer.sub_(1)
+        torch.where(moving, self.move_speed[:, None], enemies.timer, out=enemies.timer)
+        enemies.x.add_(enemies.step_x().mul_(moving))
+        off = (enemies.x < 0) | (enemies.x > 9)
+        enemies.alive.logical_and_(~(off & moving))
+        met = enemies.at(self.sub_x, self.sub_y) & moving
+        terminated.logical_or_(met.any(dim=1))
+        movers = moving & enemies.alive & ~met  # these check the torpedoes in their new cell
+        self._movers_take_torpedoes(movers & self.is_sub, reward)
+        self._subs_fire(subs)
+        self._bullets_fly(terminated)
+        self._movers_take_torpedoes(movers & ~self.is_sub & enemies.alive, reward)
+        self._timers_and_surface(reward, terminated)
+
+    def _spawn(self) -> None:
+        """Where their timers ran out: an enemy (unless its row has one heading the other way) and a diver."""
+        due, side, kind, row = self._flag, self._side, self._kind, self._row
+        torch.eq(self.enemy_spawn_timer, 0, out=due)
+        torch.where(due, self.enemy_spawn_speed, self.enemy_spawn_timer, out=self.enemy_spawn_timer)
+        self.draws.below("enemy_left", 1 / 2, out=side)  # True: enters at x = 0 heading right
+        self.draws.below("enemy_sub", 1 / 3, out=kind)
+        self.draws.integers("enemy_row", 8, out=row).add_(1)
+        enemies = self.enemies
+        clash = (enemies.y == row[:, None]) & (enemies.rightward != side[:, None]) & enemies.alive
+        due.logical_and_(~clash.any(dim=1))
+        torch.mul(side, -9, out=self._index).add_(9)  # the left edge (0) for those heading right, else 9
+        new = enemies.spawn(due, self._index, row, side, self.move_speed, self.capacity_exceeded)
+        torch.where(new, kind[:, None], self.is_sub, out=self.is_sub)
+        self.shot_timer_enemy.masked_fill_(new, ENEMY_SHOT_INTERVAL)
+        torch.eq(self.diver_spawn_timer, 0, out=due)
+        self.diver_spawn_timer.masked_fill_(due, DIVER_SPAWN_SPEED)
+        self.draws.below("diver_left", 1 / 2, out=side)
+        self.draws.integers("diver_row", 8, out=row).add_(1)
+        torch.mul(side, -9, out=self._index).add_(9)
+        self.divers.spawn(due, self._index, row, side, DIVER_MOVE_INTERVAL, self.capacity_exceeded)
+
+    def _act(self, action) -> None:
+        """Fire (when the torpedo is ready), or move; moving sideways turns the submarine."""
+        fire = self._flag
+        torch.eq(action, FIRE, out=fire).logical_and_(self.shot_timer == 0)
+        self.torpedoes.spawn(fire, self.sub_x, self.sub_y, self.sub_right, 0, self.capacity_exceeded)
+        self.shot_timer.masked_fill_(fire, SHOT_COOL_DOWN)
+        self.sub_right.masked_fill_(action == LEFT, False).masked_fill_(action == RIGHT, True)
+        self.sub_x.add_(self._move_x[action]).clamp_(0, 9)
+        self.sub_y.add_(self._move_y[action]).clamp_(0, 8)
+
+    def _ranked(self, things: Things, newest_first: bool) -> list[torch.Tensor]:
+        """The slots of ``things`` in list order (or reversed), one [N] index per rank, for small rings."""
+        capacity = things.slots.numel()
+        order = range(1, capacity + 1) if newest_first else range(capacity, 0, -1)
+        return [torch.sub(things.spawned, k).remainder_(capacity) for k in order]
+
+    def _torpedoes_fly(self, reward) -> None:
+        """Torpedoes move; the newest first, each hits the oldest fish in its cell, else the oldest sub."""
+        torpedoes, enemies = self.torpedoes, self.enemies
+        torpedoes.x.add_(torpedoes.step_x())
+        torpedoes.alive.logical_and_(torpedoes.x >= 0).logical_and_(torpedoes.x <= 9)
+        for slot in self._ranked(torpedoes, newest_first=True):
+            column = slot[:, None]
+            live = torpedoes.alive.gather(1, column)[:, 0]
+            here = enemies.at(torpedoes.x.gather(1, column)[:, 0], torpedoes.y.gather(1, column)[:, 0])
+            here.logical_and_(live[:, None])
+            fish = here & ~self.is_sub
+            target = torch.where(fish.any(dim=1, keepdim=True), fish, here & self.is_sub)
+            hit = self._remove_one(enemies, target, oldest=True)
+            reward.add_(hit)
+            torpedoes.alive.scatter_(1, column, (live & ~hit)[:, None])
+
+    def _movers_take_torpedoes(self, movers: torch.Tensor, reward) -> None:
+        """Each torpedo (oldest first) is taken by the newest of ``movers`` in its cell: both go, +1."""
+        torpedoes, enemies = self.torpedoes, self.enemies
+        for slot in self._ranked(torpedoes, newest_first=False):
+            column = slot[:, None]
+            live = torpedoes.alive.gather(1, column)[:, 0]
+            here = enemies.at(torpedoes.x.gather(1, column)[:, 0], torpedoes.y.gather(1, column)[:, 0])
+            here.logical_and_(movers).logical_and_(live[:, None])
+            hit = self._remove_one(enemies, here, oldest=False)
+            movers = movers & enemies.alive
+            reward.add_(hit)
+            torpedoes.alive.scatter_(1, column, (live & ~hit)[:, None])
+
+    def _remove_one(self, things: Things, candidates: torch.Tensor, oldest: bool) -> torch.Tensor:
+        """Remove the oldest (or newest) of ``candidates`` per env; returns where one was removed."""
+        found = candidates.any(dim=1)
+        key = torch.where(candidates, things.seq, NEVER) if oldest else torch.where(candidates, things.seq, -1)
+        chosen = key.argmin(dim=1) if oldest else key.argmax(dim=1)
+        things.alive.scatter_(1, chosen[:, None], ~found[:, None] & things.alive.gather(1, chosen[:, None]))
+        return found
+
+    def _divers_move(self) -> None:
+        """Divers in the submarine's cell before or after their move are picked up, newest first, up to six."""
+        divers = self.divers
+        before = divers.at(self.sub_x, self.sub_y)
+        moving = divers.alive & (divers.timer == 0)
+        divers.timer.sub_(1)
+        divers.timer.masked_fill_(moving, DIVER_MOVE_INTERVAL)
+        divers.x.add_(divers.step_x().mul_(moving))
+        off = (divers.x < 0) | (divers.x > 9)
+        after = divers.at(self.sub_x, self.sub_y) & moving & ~off
+        reachable = before | after
+        newer = (reachable[:, None, :] & (divers.seq[:, None, :] > divers.seq[:, :, None])).sum(dim=2)
+        picked = reachable & (newer + self.diver_count[:, None] < MAX_DIVERS)
+        self.diver_count.add_(picked.sum(dim=1))
+        divers.alive.logical_and_(~picked).logical_and_(~(off & moving))
+
+    def _subs_fire(self, subs: torch.Tensor) -> None:
+        """Subs alive when they moved fire along their row every ``ENEMY_SHOT_INTERVAL`` + 1 steps."""
+        enemies, bullets = self.enemies, self.bullets
+        fire = subs & (self.shot_timer_enemy == 0)
+        self.shot_timer_enemy.sub_(1)
+        self.shot_timer_enemy.masked_fill_(fire, ENEMY_SHOT_INTERVAL)
+        self.capacity_exceeded.logical_or_((fire & bullets.alive).any(dim=1))
+        for field, value in ((bullets.x, enemies.x), (bullets.y, enemies.y), (bullets.rightward, enemies.rightward)):
+            torch.where(fire, value, field, out=field)
+        bullets.alive.logical_or_(fire & (enemies.x >= 0) & (enemies.x <= 9))
+
+    def _bullets_fly(self, terminated) -> None:
+        """Enemy bullets move one cell; meeting the submarine before or after ends the game."""
+        bullets = self.bullets
+        terminated.logical_or_(bullets.at(self.sub_x, self.sub_y).any(dim=1))
+        bullets.x.add_(bullets.step_x().mul_(bullets.alive))
+        bullets.alive.logical_and_(bullets.x >= 0).logical_and_(bullets.x <= 9)
+        terminated.logical_or_(bullets.at(self.sub_x, self.sub_y).any(dim=1))
+
+    def _timers_and_surface(self, reward, terminated) -> None:
+        for timer in (self.enemy_spawn_timer, self.diver_spawn_timer, self.shot_timer):
+            timer.sub_(1).clamp_(min=0)  # the original's ``-= timer > 0``
+        terminated.logical_or_(self.oxygen <= 0)
+        below = self.sub_y > 0
+        self.oxygen.sub_(below.long())
+        arriving = ~below & ~self.surface
+        self.surface.logical_and_(~below)
+        terminated.logical_or_(arriving & (self.diver_count == 0))
+        surfacing = arriving & (self.diver_count != 0)
+        full = surfacing & (self.diver_count == MAX_DIVERS)
+        reward.add_(torch.where(full, self.oxygen * 10 // MAX_OXYGEN, 0))
+        self.diver_count.masked_fill_(full, 0)
+        self.diver_count.sub_(surfacing.long())
+        self.oxygen.masked_fill_(surfacing, MAX_OXYGEN)
+        self.surface.logical_or_(surfacing)
+        if self.ramping:
+            ramp = surfacing & ((self.enemy_spawn_speed > 1) | (self.move_speed > 2))
+            self.move_speed.sub_((ramp & (self.move_speed > 2) & (self.ramp_index.remainder(2) == 1)).long())
+            self.enemy_spawn_speed.sub_((ramp & (self.enemy_spawn_speed > 1)).long())
+            self.ramp_index.add_(ramp.long())
+
+    # ---- new games and the board ---------------------------------------------------------------------------
+
+    def _start(self, mask) -> None:
+        for value, start in ((self.oxygen, MAX_OXYGEN), (self.diver_count, 0), (self.sub_x, 5), (self.sub_y, 0),
+                             (self.sub_right, False), (self.enemy_spawn_speed, ENEMY_SPAWN_SPEED),
+                             (self.enemy_spawn_timer, ENEMY_SPAWN_SPEED), (self.diver_spawn_timer, DIVER_SPAWN_SPEED),
+                             (self.move_speed, ENEMY_MOVE_INTERVAL), (self.ramp_index, 0), (self.shot_timer, 0),
+                             (self.surface, True)):
+            value.masked_fill_(mask, start)
+        for things in (self.torpedoes, self.divers, self.enemies, self.bullets):
+            things.alive.masked_fill_(mask[:, None], False)
+
+    def _render(self, obs) -> None:
+        obs.zero_()
+        boards = obs.view(self.num_envs, 10, 10, 10)
+        oxygen_cells = self.oxygen.clamp(min=0) * 10 // MAX_OXYGEN
+        torch.lt(self._columns, oxygen_cells[:, None], out=boards[:, 7, 9])
+        gauge = (self._columns >= (9 - self.diver_count)[:, None]) & (self._columns < 9)
+        boards[:, 8, 9].copy_(gauge)
+        points = self._points
+        front, back = points[:, 0], points[:, 1]
+        self.cells(0, self.sub_y, self.sub_x, front)
+        self.cells(1, self.sub_y, self.sub_x - self.sub_right.long().mul(2).sub(1), back)
+        trash = front[:, None]  # empty slots and trails off the board light the front cell again
+        start = 2
+        for things, channel, trail in ((self.torpedoes, 2, False), (self.bullets, 4, False),
+                                       (self.enemies, FISH, True), (self.divers, 9, True)):
+            capacity = things.slots.numel()
+            cells = points[:, start:start + capacity]
+            self.cells(channel, things.y, things.x, cells)
+            if things is self.enemies:
+                cells.add_(self.is_sub.long().mul(100))  # subs are one channel after fish
+            torch.where(things.alive, cells, trash, out=cells)
+            start += capacity
+            if trail:
+                behind = things.x - things.step_x()
+                cells = points[:, start:start + capacity]
+                self.cells(3, things.y, behind, cells)
+                torch.where(things.alive & (behind >= 0) & (behind <= 9), cells, trash, out=cells)
+                start += capacity
+        obs.view(-1).index_fill_(0, points.reshape(-1), True)
