@@ -18,6 +18,7 @@ from fastrl.hardware import WAIT_POLICY_SET_BY_FASTRL
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train",): ("fastrl.train_cli:train_main", "train a learner: fastrl train dqn --preset NAME [--field value ...]"),
     ("eval",): ("fastrl.train_cli:eval_main", "mean and std of a trained run's return: fastrl eval RUN_DIR"),
+    ("viz",): ("fastrl.viz.commands:main", "saliency, t-SNE, filters, value heat maps of a run: fastrl viz RUN_DIR"),
     ("check",): ("fastrl.check:main", "what works here: devices, kernels backends, env engines"),
     ("bench", "envs"): ("fastrl.benchmarks.envs:main", "env steps/s per backend beside the raw engine"),
     ("bench", "train"): ("fastrl.benchmarks.train:main", "training env steps/s beside its env-only and learner-only bounds"),

@@ -23,8 +23,8 @@ def _train(tmp_path_factory, name: str, steps: int, log_interval: int):
 
 @pytest.fixture(scope="session")
 def catch_run(tmp_path_factory):
-    """dqn-catch for 3,000 env steps: it catches most balls by then."""
-    return _train(tmp_path_factory, "dqn-catch", 3_000, 500)
+    """dqn-catch for 2,000 env steps (375 updates)."""
+    return _train(tmp_path_factory, "dqn-catch", 2_000, 500)
 
 
 @pytest.fixture(scope="session")
