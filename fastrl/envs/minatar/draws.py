@@ -51,15 +51,20 @@ class Draws:
             self.slices[name] = slice(start, start + count)
             start += count
         self.values = torch.zeros(start, num_envs, dtype=torch.int32, device=device)
+        self._uniform = torch.zeros(start, num_envs, dtype=torch.float32, device=device)
         self._fed: torch.Tensor | None = None
 
     def fill(self, generator: torch.Generator) -> None:
-        """Draw the whole table (or take the fed values, once)."""
+        """Draw the whole table (or take the fed values, once).
+
+        The draws come from ``uniform_`` in float32, whose values lie in [0, 1) on a 2**-24 grid on the CPU, so
+        ``floor(value * 2**24)`` is a uniform 24-bit integer; ``uniform_`` is several times faster than an
+        integer ``random_`` on the CPU (``fastrl bench envs`` times the whole step)."""
         if self._fed is not None:
             self.values.copy_(self._fed)
             self._fed = None
         else:
-            self.values.random_(0, SPAN, generator=generator)
+            self.values.copy_(self._uniform.uniform_(generator=generator).mul_(SPAN))
 
     def feed(self, values: torch.Tensor) -> None:
         """Use ``values`` (shape [rows, num_envs], integers in [0, 2**24)) at the next ``fill``."""

@@ -7,19 +7,24 @@ an alien's bullet reaches the cannon, or the block turns while it fills the bott
 alien, alien moving left, alien moving right, cannon bullet, alien bullet. No random draws beyond the sticky
 action.
 
-The aliens and both kinds of bullets are boolean maps, as in the original (which rolls numpy maps).
+The aliens and both kinds of bullets are maps, as in the original (which rolls numpy maps), kept as ten
+10-bit rows per env ([10, num_envs] int64, bit i is column i): a sideways march is a shift, a step down a
+roll of the rows, and counting, hit tests and the alien nearest the cannon are table lookups; the batch is the
+inner dimension, so every op runs over long contiguous rows.
 """
 
 from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import FIRE, LEFT, RIGHT, MinAtarGame, lookup
+from fastrl.envs.minatar.game import FIRE, LEFT, RIGHT, MinAtarGame, lookup, row_bits_table
 
 SHOT_COOL_DOWN = 5
 ALIEN_MOVE_INTERVAL = 12
 FASTEST_MOVE_INTERVAL = 6  # the ramp stops here
 ALIEN_SHOT_INTERVAL = 10
+WAVE_ROW = 0b0011111100  # columns 2 to 7 of rows 0 to 3
+WAVE_SIZE = 24
 
 
 class SpaceInvaders(MinAtarGame):
@@ -33,124 +38,149 @@ class SpaceInvaders(MinAtarGame):
     def _allocate(self, num_envs: int, device: torch.device) -> None:
         long = dict(dtype=torch.int64, device=device)
         flag = dict(dtype=torch.bool, device=device)
-        self.pos, self.alien_dir, self.move_interval = (torch.zeros(num_envs, **long) for _ in range(3))
+        self.pos, self.alien_dir, self.move_interval, self.alien_count = (
+            torch.zeros(num_envs, **long) for _ in range(4))
         self.move_timer, self.alien_shot_timer, self.shot_timer, self.ramp_index = (
             torch.zeros(num_envs, **long) for _ in range(4))
-        self.aliens, self.bullets, self.alien_bullets = (torch.zeros(num_envs, 10, 10, **flag) for _ in range(3))
-        self._wave = torch.zeros(10, 10, **flag)
-        self._wave[0:4, 2:8] = True
+        self.aliens, self.bullets, self.alien_bullets = (torch.zeros(10, num_envs, **long) for _ in range(3))
+        self._wave = torch.tensor([WAVE_ROW] * 4 + [0] * 6, **long)[:, None]
         self._move = lookup([0, -1, 0, 1, 0, 0], device)
-        self._column_order = torch.arange(10, **long)  # ties in distance go to the lower column
-        self._env_cells = torch.arange(num_envs, **long) * 100
-        self._shifted = torch.zeros(num_envs, 10, 10, **flag)
-        self._columns = torch.zeros(num_envs, 10, **flag)
-        self._key = torch.zeros(num_envs, 10, **long)
-        self._count, self._cell, self._column, self._row = (torch.zeros(num_envs, **long) for _ in range(4))
+        self._row_bits = row_bits_table(device)
+        self._ones = row_bits_table(device).sum(dim=1)  # aliens in a row, by its mask
+        self._nearest = nearest_column_table(device)
+        self._row_numbers = torch.arange(1, 11, **long)[:, None]
+        self._shifted, self._moved, self._scratch = (torch.zeros(10, num_envs, **long) for _ in range(3))
+        self._counts = torch.zeros(10 * num_envs, **long)
+        self._occupied, self._bit, self._column, self._row, self._cell, self._index = (
+            torch.zeros(num_envs, **long) for _ in range(6))
         self._fire, self._move_now, self._turn, self._flag = (torch.zeros(num_envs, **flag) for _ in range(4))
+        self._env_index = torch.arange(num_envs, **long)
         self._points = torch.zeros(num_envs, **long)
         self._bottom_row = torch.full((num_envs,), 9, **long)
+        self._cells = torch.zeros(10 * num_envs, 10, **flag)
+        self._by_env = torch.zeros(num_envs, 10, **long)
 
     def _advance(self, action, reward, terminated) -> None:
-        pos, fire, flag, cell = self.pos, self._fire, self._flag, self._cell
+        pos, fire = self.pos, self._fire
         # The cannon fires (into the bottom row, empty at this point) or moves.
         torch.eq(action, FIRE, out=fire).logical_and_(self.shot_timer == 0)
-        self.shot_timer.masked_fill_(fire, SHOT_COOL_DOWN)
-        pos.add_(self._move[action]).clamp_(0, 9)
-        torch.add(pos, 90, out=cell).add_(self._env_cells)
-        self.bullets.view(-1).index_put_((cell,), fire)
+        self.set_where(self.shot_timer, fire, SHOT_COOL_DOWN)
+        pos.add_(torch.index_select(self._move, 0, action, out=self._index)).clamp_(0, 9)
+        self.bullets[9].bitwise_or_(torch.bitwise_left_shift(fire.long(), pos, out=self._bit))
         # Bullets fly one row: the cannon's up, the aliens' down.
         self._shifted.copy_(self.bullets)
-        self.bullets[:, :9].copy_(self._shifted[:, 1:])
-        self.bullets[:, 9].zero_()
+        self.bullets[:9].copy_(self._shifted[1:])
+        self.bullets[9].zero_()
         self._shifted.copy_(self.alien_bullets)
-        self.alien_bullets[:, 1:].copy_(self._shifted[:, :9])
-        self.alien_bullets[:, 0].zero_()
+        self.alien_bullets[1:].copy_(self._shifted[:9])
+        self.alien_bullets[0].zero_()
         self._cannon_hit(self.alien_bullets, terminated)
         self._cannon_hit(self.aliens, terminated)
         self._march(terminated)
         self._alien_shot()
         # Hits: a cannon bullet in an alien's cell removes both.
-        torch.logical_and(self.aliens, self.bullets, out=self._shifted)
-        reward.add_(self._shifted.sum(dim=(1, 2)))
-        self._shifted.logical_not_()
-        self.aliens.logical_and_(self._shifted)
-        self.bullets.logical_and_(self._shifted)
+        torch.bitwise_and(self.aliens, self.bullets, out=self._scratch)
+        kills = self._count(self._scratch)
+        reward.add_(kills)
+        self.alien_count.sub_(kills)
+        self.aliens.bitwise_xor_(self._scratch)
+        self.bullets.bitwise_xor_(self._scratch)
         self.shot_timer.sub_(1).clamp_(min=0)  # the original's ``-= timer > 0``
         self.move_timer.sub_(1)
         self.alien_shot_timer.sub_(1)
         # A cleared wave: the next one, one step faster while the ramp lasts.
-        torch.logical_not(self.aliens.view(-1, 100).any(dim=1), out=flag)
+        cleared = torch.eq(self.alien_count, 0, out=self._flag)
         if self.ramping:
-            ramp = flag & (self.move_interval > FASTEST_MOVE_INTERVAL)
+            ramp = cleared & (self.move_interval > FASTEST_MOVE_INTERVAL)
             self.move_interval.sub_(ramp.long())
-            self.ramp_index.add_(ramp)
-        self.aliens.logical_or_(flag[:, None, None] & self._wave)
+            self.ramp_index.add_(ramp.long())
+        torch.where(cleared, self._wave, self.aliens, out=self.aliens)
+        self.set_where(self.alien_count, cleared, WAVE_SIZE)
 
-    def _cannon_hit(self, board: torch.Tensor, terminated: torch.Tensor) -> None:
-        """The game ends where ``board`` has something in the cannon's cell."""
-        torch.add(self.pos, 90, out=self._cell).add_(self._env_cells)
-        terminated.logical_or_(board.view(-1)[self._cell])
+    def _count(self, rows: torch.Tensor) -> torch.Tensor:
+        """Set cells per env of [10, num_envs] rows."""
+        torch.index_select(self._ones, 0, rows.view(-1), out=self._counts)
+        return self._counts.view(10, -1).sum(dim=0)
+
+    def _cannon_hit(self, rows: torch.Tensor, terminated: torch.Tensor) -> None:
+        """The game ends where ``rows`` has something in the cannon's cell."""
+        torch.bitwise_right_shift(rows[9], self.pos, out=self._bit).bitwise_and_(1)
+        terminated.logical_or_(self._bit)
+
+    def _columns_used(self) -> torch.Tensor:
+        """The union of the alien rows: the columns that hold an alien."""
+        occupied = self._occupied.copy_(self.aliens[0])
+        for row in self.aliens[1:]:
+            occupied.bitwise_or_(row)
+        return occupied
 
     def _march(self, terminated) -> None:
         """Every ``move_timer`` steps the block moves one column, or one row down and turns at a wall."""
-        move, turn, flag = self._move_now, self._turn, self._flag
-        aliens = self.aliens
+        move, turn, flag, aliens = self._move_now, self._turn, self._flag, self.aliens
         torch.eq(self.move_timer, 0, out=move)
-        torch.sum(aliens, dim=(1, 2), out=self._count)
-        torch.where(move, torch.minimum(self._count, self.move_interval), self.move_timer, out=self.move_timer)
-        torch.any(aliens[:, :, 0], dim=1, out=turn).logical_and_(self.alien_dir < 0)
-        torch.any(aliens[:, :, 9], dim=1, out=flag).logical_and_(self.alien_dir > 0)
-        turn.logical_or_(flag).logical_and_(move)
-        torch.any(aliens[:, 9], dim=1, out=flag)
+        torch.where(move, torch.minimum(self.alien_count, self.move_interval), self.move_timer, out=self.move_timer)
+        occupied = self._columns_used()
+        left = self.alien_dir < 0
+        torch.bitwise_and(occupied, 1, out=self._bit)
+        torch.logical_and(self._bit, left, out=turn)
+        torch.bitwise_and(occupied, 1 << 9, out=self._bit)
+        turn.logical_or_((self._bit != 0) & ~left).logical_and_(move)
+        torch.ne(aliens[9], 0, out=flag)
         terminated.logical_or_(flag.logical_and_(turn))
-        self.alien_dir.mul_(1 - 2 * turn.long())
+        torch.where(turn, self.alien_dir.neg(), self.alien_dir, out=self.alien_dir)
         sideways = move & ~turn
-        self._shifted.copy_(aliens)
-        down = torch.roll(self._shifted, 1, dims=1)  # np.roll wraps the bottom row to the top
-        left = torch.roll(self._shifted, -1, dims=2)
-        right = torch.roll(self._shifted, 1, dims=2)
-        torch.where((self.alien_dir < 0)[:, None, None], left, right, out=left)
-        torch.where(sideways[:, None, None], left, aliens, out=aliens)
-        torch.where(turn[:, None, None], down, aliens, out=aliens)
+        self._shifted[1:].copy_(aliens[:9])  # np.roll wraps the bottom row to the top
+        self._shifted[0].copy_(aliens[9])
+        torch.bitwise_right_shift(aliens, 1, out=self._scratch)
+        torch.bitwise_left_shift(aliens, 1, out=self._moved)
+        torch.where(left, self._scratch, self._moved, out=self._moved)  # the walls never let it wrap
+        torch.where(sideways, self._moved, aliens, out=aliens)
+        torch.where(turn, self._shifted, aliens, out=aliens)
         self._cannon_hit(aliens, terminated)
 
     def _alien_shot(self) -> None:
         """Every ``ALIEN_SHOT_INTERVAL`` steps the lowest alien of the column nearest the cannon fires."""
         shoot = self._fire
         torch.eq(self.alien_shot_timer, 0, out=shoot)
-        self.alien_shot_timer.masked_fill_(shoot, ALIEN_SHOT_INTERVAL)
-        torch.any(self.aliens, dim=1, out=self._columns)
-        # Distance to the cannon first, then the lower column; columns without an alien last.
-        torch.sub(self._column_order, self.pos[:, None], out=self._key).abs_().mul_(16).add_(self._column_order)
-        self._key.masked_fill_(self._columns.logical_not_(), 1 << 20)
-        torch.argmin(self._key, dim=1, out=self._column)
-        lowest = self.aliens.gather(2, self._column[:, None, None].expand(-1, 10, 1))[:, :, 0]
-        torch.argmax(lowest.flip(1).long(), dim=1, out=self._row)
-        torch.sub(9, self._row, out=self._row)
-        torch.mul(self._row, 10, out=self._cell).add_(self._column).add_(self._env_cells)
+        self.set_where(self.alien_shot_timer, shoot, ALIEN_SHOT_INTERVAL)
+        torch.mul(self.pos, 1024, out=self._index).add_(self._columns_used())
+        torch.index_select(self._nearest, 0, self._index, out=self._column)
+        torch.bitwise_right_shift(self.aliens, self._column, out=self._scratch).bitwise_and_(1)
+        torch.amax(self._scratch.mul_(self._row_numbers), dim=0, out=self._row)  # 1 + the lowest row
+        torch.sub(self._row, 1, out=self._cell).clamp_(min=0).mul_(self.num_envs).add_(self._env_index)
+        torch.bitwise_left_shift(shoot.long(), self._column, out=self._bit)
         flat = self.alien_bullets.view(-1)
-        flat.index_put_((self._cell,), flat[self._cell] | shoot)
+        flat.index_put_((self._cell,), flat.index_select(0, self._cell).bitwise_or_(self._bit))
 
     def _start(self, mask) -> None:
-        self.pos.masked_fill_(mask, 5)
-        board = mask[:, None, None]
-        self.bullets.masked_fill_(board, False)
-        self.alien_bullets.masked_fill_(board, False)
-        torch.where(board, self._wave, self.aliens, out=self.aliens)
-        self.alien_dir.masked_fill_(mask, -1)
-        self.move_interval.masked_fill_(mask, ALIEN_MOVE_INTERVAL)
-        self.move_timer.masked_fill_(mask, ALIEN_MOVE_INTERVAL)
-        self.alien_shot_timer.masked_fill_(mask, ALIEN_SHOT_INTERVAL)
-        self.ramp_index.masked_fill_(mask, 0)
-        self.shot_timer.masked_fill_(mask, 0)
+        self.set_where(self.pos, mask, 5)
+        for rows in (self.bullets, self.alien_bullets):
+            self.set_where(rows, mask, 0)
+        torch.where(mask, self._wave, self.aliens, out=self.aliens)
+        for value, start in ((self.alien_count, WAVE_SIZE), (self.alien_dir, -1),
+                             (self.move_interval, ALIEN_MOVE_INTERVAL), (self.move_timer, ALIEN_MOVE_INTERVAL),
+                             (self.alien_shot_timer, ALIEN_SHOT_INTERVAL), (self.ramp_index, 0),
+                             (self.shot_timer, 0)):
+            self.set_where(value, mask, start)
 
     def _render(self, obs) -> None:
         boards = obs.view(self.num_envs, 6, 10, 10)
         boards[:, 0].zero_()
-        boards[:, 1].copy_(self.aliens)
-        torch.logical_and(self.aliens, (self.alien_dir < 0)[:, None, None], out=boards[:, 2])
-        torch.logical_and(self.aliens, (self.alien_dir > 0)[:, None, None], out=boards[:, 3])
-        boards[:, 4].copy_(self.bullets)
-        boards[:, 5].copy_(self.alien_bullets)
+        left = self.alien_dir < 0
+        for channel, rows in ((1, self.aliens), (2, torch.where(left, self.aliens, 0)),
+                              (3, torch.where(left, 0, self.aliens)), (4, self.bullets), (5, self.alien_bullets)):
+            self._by_env.copy_(rows.T)  # env-major, so each board's cells come out in one block
+            torch.index_select(self._row_bits, 0, self._by_env.view(-1), out=self._cells)
+            boards[:, channel].copy_(self._cells.view(self.num_envs, 10, 10))
         self.cells(0, self._bottom_row, self.pos, self._points)
         obs.view(-1).index_fill_(0, self._points, True)
+
+
+def nearest_column_table(device: torch.device) -> torch.Tensor:
+    """[10 * 1024] int64: for cannon column p and occupied-columns mask m, at p * 1024 + m, the occupied column
+    nearest p, the lower one on a tie (the original's stable sort by distance)."""
+    columns = torch.arange(10, device=device)
+    occupied = row_bits_table(device)  # [mask, column]
+    key = (columns[None, :] - columns[:, None]).abs() * 16 + columns[None, :]  # [cannon, column]
+    key = torch.where(occupied[None, :, :], key[:, None, :], 1 << 20)  # [cannon, mask, column]
+    return key.argmin(dim=2).reshape(-1)
