@@ -24,6 +24,7 @@ import torch
 import tyro
 
 from fastrl import records
+from fastrl.benchmarks import minatar_package
 
 ATARI_FRAME_SKIP = 4
 
@@ -92,10 +93,12 @@ def raw_loop(backend: str, env_id: str, num_envs: int, batch_size: int, threads:
     """(body, close): one body call steps the raw engine once (numpy actions, no wrapper); returns env steps.
 
     The engine is the very one ``make_env`` builds for these arguments (its ``engine``), so both sides run the
-    same game with the same options and threads. Native envs have no engine below them: (None, None).
+    same game with the same options and threads. Native envs have no engine below them: (None, None), except
+    the MinAtar games, whose baseline is the ``minatar`` package stepped in a Python loop (``minatar_package``).
     """
     if backend == "native":
-        return None, None
+        return minatar_package.package_loop(env_id, num_envs, actions, seed) if minatar_package.covers(env_id) \
+            else (None, None)
     from fastrl.envs import make_env
 
     options = {"num_threads": threads} if backend in ("envpool", "ale") else {}
@@ -173,6 +176,9 @@ def measure_case(config: EnvBenchConfig, env_id: str, backend: str, num_envs: in
         sides["fastrl-nocheck"] = wrapped_loop(backend, env_id, num_envs, batch_size, threads, actions,
                                                config.device, False)
     rates: dict[str, list[float]] = {name: [] for name in sides}
+    torch_threads = torch.get_num_threads()
+    if backend == "native":  # the native env computes with torch's threads: as many as the engines get
+        torch.set_num_threads(threads)
     try:
         for body, _ in sides.values():  # warm-up: first pages touched, caches filled
             _timed(body, min(0.5, config.seconds))
@@ -180,6 +186,7 @@ def measure_case(config: EnvBenchConfig, env_id: str, backend: str, num_envs: in
             for name, (body, _) in sides.items():
                 rates[name].append(_timed(body, config.seconds))
     finally:
+        torch.set_num_threads(torch_threads)
         for _, close in sides.values():
             close()
 
@@ -187,13 +194,16 @@ def measure_case(config: EnvBenchConfig, env_id: str, backend: str, num_envs: in
     raw_best = max(rates["raw"]) if "raw" in rates else None
     for name, values in rates.items():
         best = max(values)
-        label = f"{backend}-raw" if name == "raw" else f"{backend}" if name == "fastrl" else f"{backend}-nocheck"
+        raw_label = "minatar-package" if backend == "native" else f"{backend}-raw"
+        label = raw_label if name == "raw" else f"{backend}" if name == "fastrl" else f"{backend}-nocheck"
         extra = {"statistic": f"best of {len(values)} windows of {config.seconds} s",
                  "median": statistics.median(values), "windows": values, "threads": threads, "num_envs": num_envs, "batch_size": batch_size,
                  "env_id": env_id, "mode": mode, "device": config.device if name != "raw" else "cpu"}
         if raw_best:
             extra["ratio_vs_raw"] = best / raw_best
             extra["median_ratio_vs_raw"] = extra["median"] / statistics.median(rates["raw"])
+            if backend == "native" and name != "raw":  # the package runs on one core, torch on ``threads``
+                extra["ratio_per_core"] = extra["ratio_vs_raw"] / threads
         rows.append(records.record("envs", case, label, "env_steps_per_s", best, "1/s", **extra))
         if _is_atari(env_id):
             rows.append(records.record("envs", case, label, "frames_per_s", best * ATARI_FRAME_SKIP, "1/s",
@@ -216,7 +226,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench envs") -> int:
     config = tyro.cli(EnvBenchConfig, args=argv, prog=prog)
     rows = run(config)
     records.print_table([r for r in rows if r["metric"] == "env_steps_per_s"], title="fastrl bench envs",
-                        extra_columns=("ratio_vs_raw", "median_ratio_vs_raw"))
+                        extra_columns=("ratio_vs_raw", "median_ratio_vs_raw", "ratio_per_core"))
     path = config.json or (records.default_path("envs") if config.save else None)
     if path is not None:
         records.write_records(path, rows, records.run_meta(config))
