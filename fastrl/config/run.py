@@ -23,6 +23,7 @@ from fastrl.config.dqn import DQNConfig
 from fastrl.config.env import EnvConfig
 from fastrl.config.fields import ConfigError, require_int, require_number, resolve_device_name
 from fastrl.config.ppo import PPOConfig
+from fastrl.config.reinforce import ReinforceConfig
 from fastrl.config.replay import ReplayConfig
 
 
@@ -42,6 +43,8 @@ class RunConfig:
     """A3C and async Q-learning (Hogwild workers)"""
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     """DDPG, TD3 and D4PG (the variant is the algo word)"""
+    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
+    """REINFORCE, with or without a learned baseline"""
     algo: tyro.conf.Suppress[str] = "dqn"
     """the learner family (set by the command: fastrl train dqn)"""
     preset: str = ""
