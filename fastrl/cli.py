@@ -26,6 +26,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "replay"): ("fastrl.benchmarks.replay:main", "replay add, sample and prioritized round beside peers"),
     ("bench", "learn"): ("fastrl.benchmarks.learn:main", "a preset's learning curve over seeds, beside published results"),
     ("bench", "peers"): ("fastrl.benchmarks.peers:main", "training env steps/s beside SB3 at SB3's settings"),
+    ("bench", "planning"): ("fastrl.benchmarks.planning:main", "batched MCTS simulations/s beside the per-game reference"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
 }
 

@@ -194,7 +194,16 @@ def plot_learning_curve(run_dir: str | Path) -> Path | None:
         return None
     fig = Figure(figsize=(7, 4), dpi=120)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    draw_returns(fig.add_subplot(), episodes, evals, run_dir.name)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return atomic_write_bytes(run_dir / PLOT, buffer.getvalue())
+
+
+def draw_returns(ax, episodes: list[dict], evals: list[dict], title: str) -> None:
+    """On ``ax``: training episode returns (points and running mean) and evaluation means ± std, against env
+    steps (the learning curve's picture; ``fastrl report`` draws it too)."""
     if episodes:
         steps = [r["env_steps"] for r in episodes]
         returns = [r["return"] for r in episodes]
@@ -207,13 +216,9 @@ def plot_learning_curve(run_dir: str | Path) -> Path | None:
                     capsize=3, label="evaluation (mean ± std)")
     ax.set_xlabel("env steps")
     ax.set_ylabel("episode return")
-    ax.set_title(run_dir.name)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return atomic_write_bytes(run_dir / PLOT, buffer.getvalue())
 
 
 def _running_mean(values: list[float], window: int) -> list[float]:

@@ -137,7 +137,7 @@ def test_cli_help_lists_every_field_with_its_meaning(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for part in (EnvConfig, ReplayConfig, DQNConfig, RunConfig):
         for f in dataclasses.fields(part):
-            if f.name in ("env", "replay", "dqn", "ppo", "a3c", "ddpg", "reinforce", "nfq",
+            if f.name in ("env", "replay", "dqn", "ppo", "a3c", "ddpg", "alphazero", "reinforce", "nfq",
                           "algo"):  # sections and the command word
                 continue
             flag = "--env" if f.name == "id" else "--" + f.name.replace("_", "-")

@@ -20,6 +20,7 @@ SPECS = (
     "fastrl.algos.a3c.spec",
     "fastrl.algos.ddpg.spec",
     "fastrl.algos.reinforce.spec",
+    "fastrl.algos.nfq.spec",
 )
 
 

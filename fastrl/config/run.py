@@ -22,6 +22,7 @@ from fastrl.config.ddpg import DDPGConfig
 from fastrl.config.dqn import DQNConfig
 from fastrl.config.env import EnvConfig
 from fastrl.config.fields import ConfigError, require_int, require_number, resolve_device_name
+from fastrl.config.nfq import NFQConfig
 from fastrl.config.ppo import PPOConfig
 from fastrl.config.reinforce import ReinforceConfig
 from fastrl.config.replay import ReplayConfig
@@ -45,6 +46,8 @@ class RunConfig:
     """DDPG, TD3 and D4PG (the variant is the algo word)"""
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
     """REINFORCE, with or without a learned baseline"""
+    nfq: NFQConfig = field(default_factory=NFQConfig)
+    """neural fitted Q iteration"""
     algo: tyro.conf.Suppress[str] = "dqn"
     """the learner family (set by the command: fastrl train dqn)"""
     preset: str = ""

@@ -24,25 +24,31 @@ GRID_ENVS = ("Catch-v0", "CartPole-v1")
 
 
 @dataclass(frozen=True)
-class VizConfig:
-    """Draw what a trained run's agent learned: saliency, t-SNE, first-layer filters, value heat maps."""
+class AgentArgs:
+    """Which trained agent a command looks at (``fastrl viz``, ``fastrl report``)."""
 
     run_dir: tyro.conf.Positional[Path]
     """the run directory written by fastrl train"""
+    checkpoint: Path | None = None
+    """checkpoint directory to look at (default: the run's newest)"""
+    device: str | None = None
+    """torch device (default: the run's)"""
+    seed: int = 12345
+    """seed of the envs and of the policy's draws"""
+
+
+@dataclass(frozen=True)
+class VizConfig(AgentArgs):
+    """Draw what a trained run's agent learned: saliency, t-SNE, first-layer filters, value heat maps."""
+
     out: Path | None = None
     """folder for the pictures (default: RUN_DIR/viz)"""
     states: int = 1000
     """visited states embedded by t-SNE"""
     saliency_steps: int = 200
-    """steps of the episode played for the saliency pictures (frames spread over them)"""
+    """steps of play for the saliency pictures (one env; the frames are spread over them)"""
     saliency_frames: int = 4
     """frames with saliency maps (image observations)"""
-    checkpoint: Path | None = None
-    """checkpoint directory to draw (default: the run's newest)"""
-    device: str | None = None
-    """torch device (default: the run's)"""
-    seed: int = 12345
-    """seed of the envs and the policy's draws"""
 
 
 def draw_all(agent: Agent, out: Path, *, states: int, saliency_steps: int, saliency_frames: int,

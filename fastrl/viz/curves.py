@@ -1,7 +1,7 @@
 """A run's logged curves, drawn from its ``episodes.jsonl`` and ``metrics.jsonl`` (see ``fastrl.log``).
 
-- ``returns``: every training episode's return (points), their running mean over ``RECENT_EPISODES``, and the
-  evaluations' mean ± std (band);
+- ``returns``: every training episode's return (points), their running mean, and the evaluations' mean ± std
+  (``fastrl.log``'s learning curve);
 - ``losses``: each logged loss (DQN's TD loss; PPO's policy and value losses, A3C's ...), one panel each;
 - ``throughput``: env steps per second, and the per-stage milliseconds of the loop (``ms_<stage>``).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastrl.log import EPISODES, METRICS, RECENT_EPISODES, _running_mean, read_jsonl
+from fastrl.log import EPISODES, METRICS, draw_returns, read_jsonl
 from fastrl.viz.figures import new_figure, save_png
 
 
@@ -32,27 +32,11 @@ def series(rows: list[dict], name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_returns(run_dir: Path, path: Path, title: str) -> Path | None:
     episodes, metrics = run_rows(run_dir)
-    eval_steps, eval_mean = series(metrics, "eval_return_mean")
-    if not episodes and not len(eval_steps):
+    evals = [r for r in metrics if "eval_return_mean" in r]
+    if not episodes and not evals:
         return None
     fig = new_figure(8, 4)
-    ax = fig.add_subplot()
-    if episodes:
-        steps = [r["env_steps"] for r in episodes]
-        returns = [r["return"] for r in episodes]
-        ax.scatter(steps, returns, s=2, alpha=0.2, color="tab:blue", label="training episode")
-        ax.plot(steps, _running_mean(returns, RECENT_EPISODES), color="tab:blue",
-                label=f"mean of last {RECENT_EPISODES}")
-    if len(eval_steps):
-        _, eval_std = series([r for r in metrics if "eval_return_mean" in r], "eval_return_std")
-        std = eval_std if len(eval_std) == len(eval_mean) else np.zeros_like(eval_mean)
-        ax.fill_between(eval_steps, eval_mean - std, eval_mean + std, color="tab:red", alpha=0.2)
-        ax.plot(eval_steps, eval_mean, "o-", color="tab:red", label="evaluation mean ± std")
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("episode return")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    draw_returns(fig.add_subplot(), episodes, evals, title)
     return save_png(fig, path)
 
 

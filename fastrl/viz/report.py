@@ -23,6 +23,7 @@ import tyro
 
 from fastrl.checkpoint import RunDirError
 from fastrl.io import atomic_write_text
+from fastrl.viz.commands import AgentArgs
 from fastrl.viz.video import writable_dir
 
 #: what the pictures of ``fastrl viz`` show, as the page's captions
@@ -49,25 +50,18 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 
 
 @dataclass(frozen=True)
-class ReportConfig:
+class ReportConfig(AgentArgs):
     """Write one self-contained HTML page about a run: config, curves, evaluation video, saliency, t-SNE, hardware."""
 
-    run_dir: tyro.conf.Positional[Path]
-    """the run directory written by fastrl train"""
     out: Path | None = None
     """the page to write (default: RUN_DIR/report.html)"""
     video_steps: int = 600
     """steps of the evaluation video (at most; one episode)"""
     states: int = 1000
     """visited states in the t-SNE picture"""
-    no_agent: bool = False
-    """leave out the video and the pictures of the agent (curves, config and hardware only)"""
-    checkpoint: Path | None = None
-    """checkpoint directory to show (default: the run's newest)"""
-    device: str | None = None
-    """torch device (default: the run's)"""
-    seed: int = 12345
-    """seed of the evaluation envs and the policy's draws"""
+    agent: bool = True
+    """show the agent: the video and the pictures (--no-agent: curves, config and hardware only, as for a run
+    without a checkpoint yet)"""
 
 
 def write_report(args: ReportConfig) -> Path:
@@ -84,7 +78,7 @@ def write_report(args: ReportConfig) -> Path:
     with tempfile.TemporaryDirectory(prefix="fastrl-report-") as scratch:
         scratch = Path(scratch)
         curves = plot_run_curves(run_dir, scratch, title)
-        agent_part = "" if args.no_agent else _agent_section(args, scratch)
+        agent_part = _agent_section(args, scratch) if args.agent else ""
         page = _page(title, run_dir, config, meta, curves, agent_part)
     atomic_write_text(out, page)
     return out
