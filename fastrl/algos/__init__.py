@@ -19,6 +19,7 @@ SPECS = (
     "fastrl.algos.ppo.spec",
     "fastrl.algos.a3c.spec",
     "fastrl.algos.ddpg.spec",
+    "fastrl.algos.alphazero.spec",
     "fastrl.algos.reinforce.spec",
     "fastrl.algos.nfq.spec",
 )

@@ -18,6 +18,7 @@ from typing import Any
 import tyro
 
 from fastrl.config.a3c import A3CConfig
+from fastrl.config.alphazero import AlphaZeroConfig
 from fastrl.config.ddpg import DDPGConfig
 from fastrl.config.dqn import DQNConfig
 from fastrl.config.env import EnvConfig
@@ -44,6 +45,8 @@ class RunConfig:
     """A3C and async Q-learning (Hogwild workers)"""
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     """DDPG, TD3 and D4PG (the variant is the algo word)"""
+    alphazero: AlphaZeroConfig = field(default_factory=AlphaZeroConfig)
+    """AlphaZero: self-play search guided by a (p, v) network"""
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
     """REINFORCE, with or without a learned baseline"""
     nfq: NFQConfig = field(default_factory=NFQConfig)

@@ -46,14 +46,24 @@ def legal_moves(boards: torch.Tensor) -> torch.Tensor:
     return boards[:, 0, :] == 0
 
 
+#: each cell's bit in a bitboard: column-major, 7 bits per column (6 cells, then an always-empty guard bit)
+_CELL_BITS = torch.tensor([[1 << (c * (ROWS + 1) + (ROWS - 1 - r)) for c in range(COLUMNS)] for r in range(ROWS)],
+                          dtype=torch.int64)
+
+
 def four_in_a_row(stones: torch.Tensor) -> torch.Tensor:
-    """bool ``[B]``: whether the stones (bool ``[B, 6, 7]``) hold four in a row, column or diagonal."""
-    s = stones
-    rows = s[:, :, :-3] & s[:, :, 1:-2] & s[:, :, 2:-1] & s[:, :, 3:]
-    columns = s[:, :-3] & s[:, 1:-2] & s[:, 2:-1] & s[:, 3:]
-    down_right = s[:, :-3, :-3] & s[:, 1:-2, 1:-2] & s[:, 2:-1, 2:-1] & s[:, 3:, 3:]
-    up_right = s[:, 3:, :-3] & s[:, 2:-1, 1:-2] & s[:, 1:-2, 2:-1] & s[:, :-3, 3:]
-    return torch.cat([line.flatten(1) for line in (rows, columns, down_right, up_right)], dim=1).any(dim=1)
+    """bool ``[B]``: whether the stones (bool ``[B, 6, 7]``) hold four in a row, column or diagonal.
+
+    The classic bitboard test (Tromp's): with the stones as bits of one integer, ``m = b & (b >> d)`` marks
+    two in a line along the shift ``d`` (1: up a column, 7: along a row, 6 and 8: the diagonals), and ``m &
+    (m >> 2d)`` four. The guard bit above each column stops a line from wrapping into the next column.
+    """
+    bits = (stones.long() * _CELL_BITS.to(stones.device)).sum(dim=(1, 2))
+    four = torch.zeros_like(bits)
+    for d in (1, ROWS + 1, ROWS, ROWS + 2):
+        pairs = bits & (bits >> d)
+        four |= pairs & (pairs >> (2 * d))
+    return four != 0
 
 
 def play(boards: torch.Tensor, columns: torch.Tensor, *, check: bool = True,
@@ -127,6 +137,7 @@ class Rules:
     legal = staticmethod(legal_moves)
     finished = staticmethod(finished)
     observe = staticmethod(planes)
+    from_observation = staticmethod(boards_from_planes)
     random_moves = staticmethod(random_moves)
 
     @staticmethod

@@ -17,9 +17,11 @@ player), and Q = 0 for an unexpanded edge. N(s) counts the node's own evaluation
 a new node follows its prior. A simulation that ends on a finished game expands nothing: it backs up G = 0
 from that leaf again. Ties in the argmax go to the lowest action.
 
-Trees have ``num_simulations + 1`` nodes (the root, and at most one new node per simulation) plus one scratch
-node, where games that expand nothing in a simulation write their (discarded) new node: the writes stay
-unconditional, with no boolean indexing and no host sync except one ``any()`` per depth of the selection.
+Trees have ``num_simulations + 1`` nodes (the root, and at most one new node per simulation) and two more: a
+scratch node, where games that expand nothing in a simulation write their (discarded) new node, and a null
+node, never written, whose statistics are all 0: an unexpanded edge points to it, so Q = 0 and N = 0 come out
+of the same gathers as the expanded edges' values. The writes stay unconditional, with no boolean indexing
+and no host sync except one ``any()`` per depth of the selection.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ ROOT = 0
 
 @dataclass
 class Tree:
-    """B search trees; node 0 is each root, the last node a scratch slot."""
+    """B search trees; node 0 is each root, the last two nodes the scratch and the null node."""
 
     states: torch.Tensor  # [B, M, *state_shape]
     prior: torch.Tensor  # [B, M, A] float64: P(s, a)
     legal: torch.Tensor  # [B, M, A] bool
-    children: torch.Tensor  # [B, M, A] int64: the child's node index, -1 where not expanded
+    children: torch.Tensor  # [B, M, A] int64: the child's node index, the null node where not expanded
     visits: torch.Tensor  # [B, M] float64: N(s)
     value: torch.Tensor  # [B, M] float64: V(s), the mean of the backed-up values, for the player to move
     reward: torch.Tensor  # [B, M] float64: r of the edge into the node, for the player who moved
@@ -50,16 +52,15 @@ class Tree:
 
     @property
     def scratch(self) -> int:
+        return self.visits.shape[1] - 2
+
+    @property
+    def null(self) -> int:
         return self.visits.shape[1] - 1
 
     def root_visits(self) -> torch.Tensor:
         """N(root, a) [B, A] (float64)."""
-        return self.child_stat(self.visits, torch.zeros_like(self.size))
-
-    def child_stat(self, stat: torch.Tensor, node: torch.Tensor) -> torch.Tensor:
-        """``stat`` [B, M] of each child of ``node`` [B] as [B, A], 0 where the child is not expanded."""
-        kids = self.children[_rows(node), node]
-        return torch.where(kids >= 0, stat.gather(1, kids.clamp(min=0)), 0.0)
+        return self.visits.gather(1, self.children[:, ROOT])
 
 
 @dataclass
@@ -80,7 +81,7 @@ def search(rules: Rules, evaluate: Evaluator, roots: torch.Tensor, num_simulatio
     if num_simulations < 1:
         raise ValueError(f"search: num_simulations={num_simulations}; expected at least 1")
     legal = check_roots(rules, roots, "search")
-    tree = _new_tree(rules, roots, num_simulations + 2)
+    tree = _new_tree(rules, roots, num_simulations + 3)
     logits, value = evaluate(roots)
     rows = _rows(tree.size)
     tree.legal[:, ROOT] = legal
@@ -106,7 +107,7 @@ def _select(tree: Tree, c_puct: float) -> tuple[torch.Tensor, torch.Tensor, int]
         depth += 1
         action = torch.where(walking, _puct_action(tree, node, c_puct), action)
         child = tree.children[rows, node, action]
-        walking = walking & (child >= 0) & ~tree.finished[rows, child.clamp(min=0)]
+        walking = walking & (child != tree.null) & ~tree.finished[rows, child]
         node = torch.where(walking, child, node)
         if not bool(walking.any()):
             return node, action, depth
@@ -115,8 +116,9 @@ def _select(tree: Tree, c_puct: float) -> tuple[torch.Tensor, torch.Tensor, int]
 def _puct_action(tree: Tree, node: torch.Tensor, c_puct: float) -> torch.Tensor:
     """argmax_a Q(s, a) + c_puct P(s, a) √N(s) / (1 + N(s, a)) over the legal actions of each ``node``."""
     rows = _rows(node)
-    q = tree.child_stat(tree.reward, node) - tree.child_stat(tree.value, node)
-    child_visits = tree.child_stat(tree.visits, node)
+    kids = tree.children[rows, node]
+    q = tree.reward.gather(1, kids) - tree.value.gather(1, kids)
+    child_visits = tree.visits.gather(1, kids)
     u = c_puct * tree.prior[rows, node] * tree.visits[rows, node].sqrt()[:, None] / (1 + child_visits)
     scores = (q + u).masked_fill_(~tree.legal[rows, node], float("-inf"))
     return scores.argmax(dim=1)
@@ -128,7 +130,7 @@ def _expand(tree: Tree, rules: Rules, evaluate: Evaluator, node: torch.Tensor,
     returns the leaf of each simulation and its value G for the player to move there."""
     rows = _rows(node)
     child = tree.children[rows, node, action]
-    new = child < 0
+    new = child == tree.null
     index = torch.where(new, tree.size, tree.scratch)
     states, reward, done = rules.play(tree.states[rows, node], action)
     logits, value = evaluate(states)
@@ -167,7 +169,7 @@ def _new_tree(rules: Rules, roots: torch.Tensor, nodes: int) -> Tree:
     f64 = dict(dtype=torch.float64, device=device)
     return Tree(states=states, prior=torch.zeros((batch, nodes, actions), **f64),
                 legal=torch.zeros((batch, nodes, actions), dtype=torch.bool, device=device),
-                children=torch.full((batch, nodes, actions), -1, dtype=torch.int64, device=device),
+                children=torch.full((batch, nodes, actions), nodes - 1, dtype=torch.int64, device=device),
                 visits=torch.zeros((batch, nodes), **f64), value=torch.zeros((batch, nodes), **f64),
                 reward=torch.zeros((batch, nodes), **f64),
                 finished=torch.zeros((batch, nodes), dtype=torch.bool, device=device),

@@ -4,7 +4,8 @@ and the visit-count policy.
 **A game** (``Rules``, e.g. ``fastrl.envs.connect_four.RULES``) is a two-player zero-sum game on canonical
 states (the player to move is always "+1"): ``legal(states) -> bool [B, A]``, ``play(states, actions) ->
 (next_states, reward, done)`` with the reward of the player who moved, ``finished(states) -> bool [B]``,
-``random_moves(states, generator)``, ``num_actions``, ``state_shape``, ``max_moves``.
+``random_moves(states, generator)``, ``observe(states)`` (a network's input) and ``from_observation(obs)``
+(its inverse), ``num_actions``, ``state_shape``, ``max_moves``.
 
 **An evaluator** ``evaluate(states) -> (logits [b, A], value [b])`` gives prior logits and the value of each
 state for its player to move, in [-1, 1]: a network's (p, v) = f_θ(s), or ``rollout_evaluator``'s uniform prior
@@ -14,6 +15,7 @@ the batched search (torch float64) do the same IEEE operations in the same order
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol
 
@@ -44,12 +46,32 @@ def priors(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
     return torch.where(legal, p, 0.0)
 
 
-def dirichlet_noise(legal: torch.Tensor, alpha: float) -> torch.Tensor:
-    """η ~ Dir(α) over each row's legal actions (float64, 0 on illegal ones), from torch's global generator
-    (which checkpoints save and restore)."""
-    gamma = torch.distributions.Gamma(torch.tensor(alpha, dtype=torch.float64, device=legal.device),
-                                      torch.tensor(1.0, dtype=torch.float64, device=legal.device))
-    draws = gamma.sample(legal.shape).masked_fill_(~legal, 0.0)
+def standard_gamma(alpha: float, shape: tuple[int, ...], generator: torch.Generator | None = None,
+                   device: torch.device | str = "cpu") -> torch.Tensor:
+    """Gamma(α, 1) draws (float64) from ``generator``, by Marsaglia and Tsang's method (2000): accept
+    d v for v = (1 + c x)³, x ~ N(0, 1), when log u < x²/2 + d − d v + d log v (d = α − 1/3, c = 1/√(9d));
+    for α < 1, Gamma(α) = Gamma(α + 1) u^(1/α). (torch's own sampler takes no generator.)"""
+    boost = alpha < 1
+    d = (alpha + 1.0 if boost else alpha) - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    f64 = dict(dtype=torch.float64, device=device)
+    out = torch.zeros(shape, **f64)
+    pending = torch.ones(shape, dtype=torch.bool, device=device)
+    while bool(pending.any()):  # each round accepts over 95% of the draws still pending
+        x = torch.randn(shape, generator=generator, **f64)
+        u = torch.rand(shape, generator=generator, **f64)
+        v = (1.0 + c * x) ** 3
+        accept = pending & (v > 0) & (u.log() < 0.5 * x * x + d - d * v + d * v.clamp_min(1e-300).log())
+        out = torch.where(accept, d * v, out)
+        pending &= ~accept
+    if boost:
+        out = out * torch.rand(shape, generator=generator, **f64) ** (1.0 / alpha)
+    return out
+
+
+def dirichlet_noise(legal: torch.Tensor, alpha: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """η ~ Dir(α) over each row's legal actions (float64, 0 on illegal ones): Gamma(α) draws, normalized."""
+    draws = standard_gamma(alpha, tuple(legal.shape), generator, legal.device).masked_fill_(~legal, 0.0)
     return draws / draws.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
 
 

@@ -10,7 +10,13 @@ from torch import nn
 
 from fastrl.envs.connect_four import RULES, new_boards, play, random_moves
 from fastrl.planning import mcts, reference
-from fastrl.planning.puct import dirichlet_noise, network_evaluator, rollout_evaluator, visit_policy
+from fastrl.planning.puct import (
+    dirichlet_noise,
+    network_evaluator,
+    rollout_evaluator,
+    standard_gamma,
+    visit_policy,
+)
 
 
 class FixedNet(nn.Module):
@@ -55,8 +61,7 @@ def test_batched_search_gives_the_reference_visit_counts(seed, moves, simulation
 def test_batched_search_gives_the_reference_visit_counts_with_the_same_root_noise():
     roots = positions(8, 8, seed=4)
     evaluate = network_evaluator(FixedNet(4), RULES)
-    torch.manual_seed(5)
-    noise = dirichlet_noise(RULES.legal(roots), alpha=1.0)
+    noise = dirichlet_noise(RULES.legal(roots), alpha=1.0, generator=torch.Generator().manual_seed(5))
     batched = mcts.search(RULES, evaluate, roots, 48, c_puct=1.5, root_noise=noise, noise_fraction=0.25)
     expected = reference.search(RULES, evaluate, roots, 48, c_puct=1.5, root_noise=noise, noise_fraction=0.25)
     assert torch.equal(batched.visits, expected)
@@ -92,8 +97,12 @@ def test_visit_policy_and_root_noise():
                                                                   dtype=torch.float64))
     assert torch.allclose(visit_policy(visits, 0.5)[0], torch.tensor([0, 4, 36, 4], dtype=torch.float64) / 44)
     assert visit_policy(visits, 0.0).tolist() == [[0, 0, 1, 0], [1, 0, 0, 0]]
+    generator = torch.Generator().manual_seed(0)
+    for alpha in (0.3, 1.0, 4.0):  # Gamma(α, 1) has mean α and variance α
+        draws = standard_gamma(alpha, (20_000,), generator)
+        assert abs(draws.mean().item() - alpha) < 0.05 * alpha and abs(draws.var().item() - alpha) < 0.1 * alpha
     legal = torch.tensor([[True, False, True, True]] * 1000)
-    noise = dirichlet_noise(legal, alpha=0.3)
+    noise = dirichlet_noise(legal, alpha=0.3, generator=generator)
     assert torch.allclose(noise.sum(dim=1), torch.ones(1000, dtype=torch.float64)) and (noise[:, 1] == 0).all()
     assert abs(noise[:, 0].mean().item() - 1 / 3) < 0.03  # Dir(α) has mean 1/k on each of k legal actions
 
