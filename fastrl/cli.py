@@ -20,6 +20,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("eval",): ("fastrl.train_cli:eval_main", "mean and std of a trained run's return: fastrl eval RUN_DIR"),
     ("viz",): ("fastrl.viz.commands:main", "saliency, t-SNE, filters, value heat maps of a run: fastrl viz RUN_DIR"),
     ("report",): ("fastrl.viz.report:main", "one self-contained HTML page about a run: fastrl report RUN_DIR"),
+    ("plot",): ("fastrl.viz.plot:main", "several runs: bootstrap bands, interquartile mean: fastrl plot RUN_DIR..."),
     ("check",): ("fastrl.check:main", "what works here: devices, kernels backends, env engines"),
     ("bench", "envs"): ("fastrl.benchmarks.envs:main", "env steps/s per backend beside the raw engine"),
     ("bench", "train"): ("fastrl.benchmarks.train:main", "training env steps/s beside its env-only and learner-only bounds"),
