@@ -100,10 +100,8 @@ class MinAtarGame:
         return torch.where(mask, self._constants[key], target, out=target)
 
     def cells(self, channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Flat indices into the observation batch of the cells (``y``, ``x``) of ``channel`` ([num_envs, ...]
-        or [num_envs])."""
-        start = self._board_start if y.dim() == 1 else self._board_start[:, None]
-        torch.mul(y, SIZE, out=out).add_(x).add_(start)
+        """Flat indices into the observation batch of the cells (``y``, ``x``) of ``channel`` ([..., num_envs])."""
+        torch.mul(y, SIZE, out=out).add_(x).add_(self._board_start)
         return out.add_(channel * SIZE * SIZE)
 
 
@@ -116,3 +114,12 @@ def row_bits_table(device: torch.device) -> torch.Tensor:
     """[1024, 10] bool: the ten cells of a board row from its 10-bit mask (bit i is column i)."""
     masks = torch.arange(1024, device=device)
     return (masks[:, None] >> torch.arange(SIZE, device=device)).bitwise_and_(1).bool()
+
+
+def blend_(target: torch.Tensor, mask: torch.Tensor, value) -> torch.Tensor:
+    """``target = where(mask, value, target)`` in place for an integer ``target``, by arithmetic
+    (``target += (value - target) * mask``): on the CPU ``torch.where`` over [slots, N] tensors is several
+    times slower than three small-integer ops."""
+    if target.dtype == torch.int8:
+        mask = mask.view(torch.int8)  # same bytes: no cast
+    return target.add_(torch.sub(value, target).mul_(mask))

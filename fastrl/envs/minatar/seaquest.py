@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import DOWN, FIRE, LEFT, RIGHT, UP, MinAtarGame, lookup
+from fastrl.envs.minatar.game import DOWN, FIRE, LEFT, RIGHT, UP, MinAtarGame, blend_, lookup
 
 RAMP_INTERVAL = 100
 MAX_OXYGEN = 200
@@ -40,44 +40,53 @@ DIVER_MOVE_INTERVAL = 5
 MAX_DIVERS = 6
 TORPEDOES, DIVERS, ENEMIES = 2, 4, 32  # slot capacities (see the module)
 FISH, SUB = 5, 6  # their channels
-NEVER = 1 << 40  # a seq later than any, for "oldest of none"
+NEVER = (1 << 31) - 1  # a seq later than any, for "oldest of none"
+SMALL = torch.int8  # positions and timers: [slots, N] int8 tensors stay in the caches, and int8 compares are
+# vectorised on the CPU where wider ones are not; comparisons are made against [N] tensors, not scalars, for the same reason
 
 
 class Things:
-    """A ring of ``capacity`` slots per env for one kind of thing: position, heading, timer, age, liveness."""
+    """A ring of ``capacity`` slots per env for one kind of thing: position, heading, timer, age, liveness.
+
+    Fields are [capacity, num_envs]: the batch is the inner dimension, so each op runs over long rows.
+    """
 
     def __init__(self, num_envs: int, capacity: int, device: torch.device):
-        long = dict(dtype=torch.int64, device=device)
-        self.x, self.y, self.timer, self.seq = (torch.zeros(num_envs, capacity, **long) for _ in range(4))
-        self.rightward = torch.zeros(num_envs, capacity, dtype=torch.bool, device=device)
-        self.alive = torch.zeros(num_envs, capacity, dtype=torch.bool, device=device)
-        self.spawned = torch.zeros(num_envs, **long)  # things spawned so far: the next seq
-        self.slots = torch.arange(capacity, **long)
-        self.new = torch.zeros(num_envs, capacity, dtype=torch.bool, device=device)
-        self._slot = torch.zeros(num_envs, **long)
+        small = dict(dtype=SMALL, device=device)
+        count = dict(dtype=torch.int32, device=device)
+        flag = dict(dtype=torch.bool, device=device)
+        self.x, self.y, self.timer = (torch.zeros(capacity, num_envs, **small) for _ in range(3))
+        self.seq = torch.zeros(capacity, num_envs, **count)
+        self.rightward, self.alive = torch.zeros(capacity, num_envs, **flag), torch.zeros(capacity, num_envs, **flag)
+        self.spawned = torch.zeros(num_envs, **count)  # things spawned so far: the next seq (wraps after 2**31)
+        self.slots = torch.arange(capacity, **count)[:, None]
+        self.new = torch.zeros(capacity, num_envs, **flag)
+        self._slot = torch.zeros(num_envs, **count)
 
     def spawn(self, where: torch.Tensor, x, y, rightward, timer, exceeded: torch.Tensor) -> torch.Tensor:
-        """Put a new thing in the next slot where ``where`` is set; returns the [N, capacity] mask of new ones."""
+        """Put a new thing in the next slot where ``where`` is set; returns the [capacity, N] mask of new ones."""
         torch.remainder(self.spawned, self.slots.numel(), out=self._slot)
-        torch.eq(self.slots, self._slot[:, None], out=self.new).logical_and_(where[:, None])
-        exceeded.logical_or_((self.new & self.alive).any(dim=1))
-        for field, value in ((self.x, x), (self.y, y), (self.rightward, rightward), (self.seq, self.spawned)):
-            torch.where(self.new, value[:, None], field, out=field)
-        if isinstance(timer, int):
-            self.timer.masked_fill_(self.new, timer)
-        else:
-            torch.where(self.new, timer[:, None], self.timer, out=self.timer)
+        torch.eq(self.slots, self._slot, out=self.new).logical_and_(where)
+        exceeded.logical_or_(any_slot(self.new & self.alive))
+        for field, value in ((self.x, x), (self.y, y), (self.timer, timer), (self.seq, self.spawned)):
+            blend_(field, self.new, value)
+        self.rightward.logical_and_(~self.new).logical_or_(self.new & rightward)
         self.alive.logical_or_(self.new)
-        self.spawned.add_(where.long())
+        self.spawned.add_(where)
         return self.new
 
     def step_x(self) -> torch.Tensor:
         """+1 for things heading right, -1 for those heading left."""
-        return self.rightward.long().mul_(2).sub_(1)
+        return self.rightward.to(SMALL).mul_(2).sub_(1)
 
     def at(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Live things in cell (``x``, ``y``) of each env ([N] each): an [N, capacity] mask."""
-        return (self.x == x[:, None]) & (self.y == y[:, None]) & self.alive
+        """Live things in cell (``x``, ``y``) of each env ([N] each): a [capacity, N] mask."""
+        return (self.x == x) & (self.y == y) & self.alive
+
+
+def any_slot(mask: torch.Tensor) -> torch.Tensor:
+    """``mask.any(dim=0)`` for a [capacity, N] bool mask (through uint8 max, much faster on the CPU)."""
+    return mask.view(torch.uint8).amax(dim=0).bool()
 
 
 class Seaquest(MinAtarGame):
@@ -92,28 +101,36 @@ class Seaquest(MinAtarGame):
 
     def _allocate(self, num_envs: int, device: torch.device) -> None:
         long = dict(dtype=torch.int64, device=device)
+        small = dict(dtype=SMALL, device=device)
         flag = dict(dtype=torch.bool, device=device)
-        (self.oxygen, self.diver_count, self.sub_x, self.sub_y, self.shot_timer, self.enemy_spawn_speed,
-         self.enemy_spawn_timer, self.diver_spawn_timer, self.move_speed, self.ramp_index) = (
-            torch.zeros(num_envs, **long) for _ in range(10))
+        (self.sub_x, self.sub_y, self.shot_timer, self.enemy_spawn_speed, self.enemy_spawn_timer,
+         self.diver_spawn_timer, self.move_speed) = (torch.zeros(num_envs, **small) for _ in range(7))
+        self.oxygen, self.ramp_index = (torch.zeros(num_envs, dtype=torch.int16, device=device) for _ in range(2))
+        self.diver_count = torch.zeros(num_envs, dtype=torch.int32, device=device)  # goes below 0, without end
         self.sub_right, self.surface = torch.zeros(num_envs, **flag), torch.zeros(num_envs, **flag)
         self.capacity_exceeded = torch.zeros(num_envs, **flag)
         self.torpedoes = Things(num_envs, TORPEDOES, device)
         self.divers = Things(num_envs, DIVERS, device)
         self.enemies = Things(num_envs, ENEMIES, device)  # fish and subs; ``timer`` times their moves
-        self.is_sub = torch.zeros(num_envs, ENEMIES, **flag)
-        self.shot_timer_enemy = torch.zeros(num_envs, ENEMIES, **long)
+        self.is_sub = torch.zeros(ENEMIES, num_envs, **flag)
+        self.shot_timer_enemy = torch.zeros(ENEMIES, num_envs, **small)
         self.bullets = Things(num_envs, ENEMIES, device)  # enemy bullets: slot i is enemy slot i's
         # The rings' tensors are attributes of the game too, so NativeVecEnv.state_dict() finds them.
         for kind in ("torpedoes", "divers", "enemies", "bullets"):
             for field, tensor in vars(getattr(self, kind)).items():
                 setattr(self, f"{kind}_{field}", tensor)
-        self._move_x = lookup([0, -1, 0, 1, 0, 0], device)
-        self._move_y = lookup([0, 0, -1, 0, 1, 0], device)
+        self._move_x = lookup([0, -1, 0, 1, 0, 0], device).to(SMALL)
+        self._move_y = lookup([0, 0, -1, 0, 1, 0], device).to(SMALL)
         self._columns = torch.arange(10, **long)
+        self._no_timer = torch.tensor(0, **small)  # torpedoes have none
+        self._diver_timer = torch.tensor(DIVER_MOVE_INTERVAL, **small)
+        self._edges = torch.tensor(0, **small), torch.tensor(9, **small)
+        self._zero = torch.zeros(num_envs, **small)
+        self._last_column = torch.full((num_envs,), 9, dtype=torch.uint8, device=device)
         self._flag, self._side, self._kind = (torch.zeros(num_envs, **flag) for _ in range(3))
-        self._row, self._index = torch.zeros(num_envs, **long), torch.zeros(num_envs, **long)
-        self._points = torch.zeros(num_envs, 2 + TORPEDOES + 3 * ENEMIES + 2 * DIVERS, **long)
+        self._draw = torch.zeros(num_envs, dtype=torch.int32, device=device)
+        self._row, self._index, self._move = (torch.zeros(num_envs, **small) for _ in range(3))
+        self._points = torch.zeros(2 + TORPEDOES + 3 * ENEMIES + 2 * DIVERS, num_envs, **long)
 
     # ---- one step, in the original's order ---------------------------------------------------------------
 
@@ -124,22 +141,28 @@ class Seaquest(MinAtarGame):
         self._divers_move()
         enemies = self.enemies
         # Every enemy: meeting the submarine before or after its move ends the game.
-        terminated.logical_or_(enemies.at(self.sub_x, self.sub_y).any(dim=1))
+        terminated.logical_or_(any_slot(enemies.at(self.sub_x, self.sub_y)))
         subs = enemies.alive & self.is_sub
-        moving = enemies.alive & (enemies.timer == 0)
+        moving = enemies.alive & self._is_zero(enemies.timer)
         enemies.timer.sub_(1)
-        torch.where(moving, self.move_speed[:, None], enemies.timer, out=enemies.timer)
+        blend_(enemies.timer, moving, self.move_speed)
         enemies.x.add_(enemies.step_x().mul_(moving))
-        off = (enemies.x < 0) | (enemies.x > 9)
-        enemies.alive.logical_and_(~(off & moving))
+        enemies.alive.logical_and_(self._on_board(enemies.x) | ~moving)
         met = enemies.at(self.sub_x, self.sub_y) & moving
-        terminated.logical_or_(met.any(dim=1))
+        terminated.logical_or_(any_slot(met))
         movers = moving & enemies.alive & ~met  # these check the torpedoes in their new cell
         self._movers_take_torpedoes(movers & self.is_sub, reward)
         self._subs_fire(subs)
         self._bullets_fly(terminated)
         self._movers_take_torpedoes(movers & ~self.is_sub & enemies.alive, reward)
         self._timers_and_surface(reward, terminated)
+
+    def _on_board(self, x: torch.Tensor) -> torch.Tensor:
+        """Columns 0 to 9 of [slots, N] int8 ``x`` (-1 reads as 255 unsigned)."""
+        return torch.le(x.view(torch.uint8), self._last_column)
+
+    def _is_zero(self, timer: torch.Tensor) -> torch.Tensor:
+        return torch.eq(timer, self._zero)
 
     def _spawn(self) -> None:
         """Where their timers ran out: an enemy (unless its row has one heading the other way) and a diver."""
@@ -148,130 +171,135 @@ class Seaquest(MinAtarGame):
         torch.where(due, self.enemy_spawn_speed, self.enemy_spawn_timer, out=self.enemy_spawn_timer)
         self.draws.below("enemy_left", 1 / 2, out=side)  # True: enters at x = 0 heading right
         self.draws.below("enemy_sub", 1 / 3, out=kind)
-        self.draws.integers("enemy_row", 8, out=row).add_(1)
+        row.copy_(self.draws.integers("enemy_row", 8, out=self._draw)).add_(1)
         enemies = self.enemies
-        clash = (enemies.y == row[:, None]) & (enemies.rightward != side[:, None]) & enemies.alive
-        due.logical_and_(~clash.any(dim=1))
-        torch.mul(side, -9, out=self._index).add_(9)  # the left edge (0) for those heading right, else 9
+        clash = (enemies.y == row) & (enemies.rightward != side) & enemies.alive
+        due.logical_and_(~any_slot(clash))
+        torch.where(side, *self._edges, out=self._index)  # the left edge for those heading right
         new = enemies.spawn(due, self._index, row, side, self.move_speed, self.capacity_exceeded)
-        torch.where(new, kind[:, None], self.is_sub, out=self.is_sub)
-        self.shot_timer_enemy.masked_fill_(new, ENEMY_SHOT_INTERVAL)
+        self.is_sub.logical_and_(~new).logical_or_(new & kind)
+        blend_(self.shot_timer_enemy, new, ENEMY_SHOT_INTERVAL)
         torch.eq(self.diver_spawn_timer, 0, out=due)
-        self.diver_spawn_timer.masked_fill_(due, DIVER_SPAWN_SPEED)
+        self.set_where(self.diver_spawn_timer, due, DIVER_SPAWN_SPEED)
         self.draws.below("diver_left", 1 / 2, out=side)
-        self.draws.integers("diver_row", 8, out=row).add_(1)
-        torch.mul(side, -9, out=self._index).add_(9)
-        self.divers.spawn(due, self._index, row, side, DIVER_MOVE_INTERVAL, self.capacity_exceeded)
+        row.copy_(self.draws.integers("diver_row", 8, out=self._draw)).add_(1)
+        torch.where(side, *self._edges, out=self._index)
+        self.divers.spawn(due, self._index, row, side, self._diver_timer, self.capacity_exceeded)
 
     def _act(self, action) -> None:
         """Fire (when the torpedo is ready), or move; moving sideways turns the submarine."""
         fire = self._flag
         torch.eq(action, FIRE, out=fire).logical_and_(self.shot_timer == 0)
-        self.torpedoes.spawn(fire, self.sub_x, self.sub_y, self.sub_right, 0, self.capacity_exceeded)
-        self.shot_timer.masked_fill_(fire, SHOT_COOL_DOWN)
-        self.sub_right.masked_fill_(action == LEFT, False).masked_fill_(action == RIGHT, True)
-        self.sub_x.add_(self._move_x[action]).clamp_(0, 9)
-        self.sub_y.add_(self._move_y[action]).clamp_(0, 8)
+        self.torpedoes.spawn(fire, self.sub_x, self.sub_y, self.sub_right, self._no_timer, self.capacity_exceeded)
+        self.set_where(self.shot_timer, fire, SHOT_COOL_DOWN)
+        self.set_where(self.sub_right, action == LEFT, False)
+        self.set_where(self.sub_right, action == RIGHT, True)
+        self.sub_x.add_(torch.index_select(self._move_x, 0, action, out=self._move)).clamp_(0, 9)
+        self.sub_y.add_(torch.index_select(self._move_y, 0, action, out=self._move)).clamp_(0, 8)
 
-    def _ranked(self, things: Things, newest_first: bool) -> list[torch.Tensor]:
-        """The slots of ``things`` in list order (or reversed), one [N] index per rank, for small rings."""
-        capacity = things.slots.numel()
+    def _ranked(self, newest_first: bool) -> list[torch.Tensor]:
+        """The torpedo slots in list order (or reversed): one [capacity, N] one-hot mask per rank."""
+        torpedoes = self.torpedoes
+        capacity = torpedoes.slots.numel()
         order = range(1, capacity + 1) if newest_first else range(capacity, 0, -1)
-        return [torch.sub(things.spawned, k).remainder_(capacity) for k in order]
+        return [torpedoes.slots == torch.sub(torpedoes.spawned, k).remainder_(capacity) for k in order]
+
+    def _torpedo(self, rank: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Position and liveness ([N] each) of the torpedo in the one-hot slots ``rank``."""
+        torpedoes = self.torpedoes
+        return ((torpedoes.x * rank).sum(dim=0, dtype=SMALL), (torpedoes.y * rank).sum(dim=0, dtype=SMALL),
+                any_slot(torpedoes.alive & rank))
 
     def _torpedoes_fly(self, reward) -> None:
         """Torpedoes move; the newest first, each hits the oldest fish in its cell, else the oldest sub."""
         torpedoes, enemies = self.torpedoes, self.enemies
         torpedoes.x.add_(torpedoes.step_x())
-        torpedoes.alive.logical_and_(torpedoes.x >= 0).logical_and_(torpedoes.x <= 9)
-        for slot in self._ranked(torpedoes, newest_first=True):
-            column = slot[:, None]
-            live = torpedoes.alive.gather(1, column)[:, 0]
-            here = enemies.at(torpedoes.x.gather(1, column)[:, 0], torpedoes.y.gather(1, column)[:, 0])
-            here.logical_and_(live[:, None])
+        torpedoes.alive.logical_and_(self._on_board(torpedoes.x))
+        for rank in self._ranked(newest_first=True):
+            x, y, live = self._torpedo(rank)
+            here = enemies.at(x, y).logical_and_(live)
             fish = here & ~self.is_sub
-            target = torch.where(fish.any(dim=1, keepdim=True), fish, here & self.is_sub)
+            target = fish | (here & self.is_sub & ~any_slot(fish)[None])
             hit = self._remove_one(enemies, target, oldest=True)
             reward.add_(hit)
-            torpedoes.alive.scatter_(1, column, (live & ~hit)[:, None])
+            torpedoes.alive.logical_and_(~(rank & hit))
 
     def _movers_take_torpedoes(self, movers: torch.Tensor, reward) -> None:
         """Each torpedo (oldest first) is taken by the newest of ``movers`` in its cell: both go, +1."""
         torpedoes, enemies = self.torpedoes, self.enemies
-        for slot in self._ranked(torpedoes, newest_first=False):
-            column = slot[:, None]
-            live = torpedoes.alive.gather(1, column)[:, 0]
-            here = enemies.at(torpedoes.x.gather(1, column)[:, 0], torpedoes.y.gather(1, column)[:, 0])
-            here.logical_and_(movers).logical_and_(live[:, None])
+        for rank in self._ranked(newest_first=False):
+            x, y, live = self._torpedo(rank)
+            here = enemies.at(x, y).logical_and_(movers).logical_and_(live)
             hit = self._remove_one(enemies, here, oldest=False)
             movers = movers & enemies.alive
             reward.add_(hit)
-            torpedoes.alive.scatter_(1, column, (live & ~hit)[:, None])
+            torpedoes.alive.logical_and_(~(rank & hit))
 
     def _remove_one(self, things: Things, candidates: torch.Tensor, oldest: bool) -> torch.Tensor:
         """Remove the oldest (or newest) of ``candidates`` per env; returns where one was removed."""
-        found = candidates.any(dim=1)
-        key = torch.where(candidates, things.seq, NEVER) if oldest else torch.where(candidates, things.seq, -1)
-        chosen = key.argmin(dim=1) if oldest else key.argmax(dim=1)
-        things.alive.scatter_(1, chosen[:, None], ~found[:, None] & things.alive.gather(1, chosen[:, None]))
-        return found
+        key = blend_(things.seq.clone(), ~candidates, NEVER if oldest else -1)
+        chosen = key == (key.amin(dim=0) if oldest else key.amax(dim=0))
+        chosen.logical_and_(candidates)  # seqs are unique among live things: one per env at most
+        things.alive.logical_and_(~chosen)
+        return any_slot(chosen)
 
     def _divers_move(self) -> None:
         """Divers in the submarine's cell before or after their move are picked up, newest first, up to six."""
         divers = self.divers
         before = divers.at(self.sub_x, self.sub_y)
-        moving = divers.alive & (divers.timer == 0)
+        moving = divers.alive & self._is_zero(divers.timer)
         divers.timer.sub_(1)
-        divers.timer.masked_fill_(moving, DIVER_MOVE_INTERVAL)
+        blend_(divers.timer, moving, DIVER_MOVE_INTERVAL)
         divers.x.add_(divers.step_x().mul_(moving))
-        off = (divers.x < 0) | (divers.x > 9)
+        off = ~self._on_board(divers.x)
         after = divers.at(self.sub_x, self.sub_y) & moving & ~off
         reachable = before | after
-        newer = (reachable[:, None, :] & (divers.seq[:, None, :] > divers.seq[:, :, None])).sum(dim=2)
-        picked = reachable & (newer + self.diver_count[:, None] < MAX_DIVERS)
-        self.diver_count.add_(picked.sum(dim=1))
+        newer = (reachable[None] & (divers.seq[None] > divers.seq[:, None])).sum(dim=1)  # [slot, other, N]
+        picked = reachable & (newer + self.diver_count < MAX_DIVERS)
+        self.diver_count.add_(picked.sum(dim=0, dtype=torch.int32))
         divers.alive.logical_and_(~picked).logical_and_(~(off & moving))
 
     def _subs_fire(self, subs: torch.Tensor) -> None:
         """Subs alive when they moved fire along their row every ``ENEMY_SHOT_INTERVAL`` + 1 steps."""
         enemies, bullets = self.enemies, self.bullets
-        fire = subs & (self.shot_timer_enemy == 0)
+        fire = subs & self._is_zero(self.shot_timer_enemy)
         self.shot_timer_enemy.sub_(1)
-        self.shot_timer_enemy.masked_fill_(fire, ENEMY_SHOT_INTERVAL)
-        self.capacity_exceeded.logical_or_((fire & bullets.alive).any(dim=1))
-        for field, value in ((bullets.x, enemies.x), (bullets.y, enemies.y), (bullets.rightward, enemies.rightward)):
-            torch.where(fire, value, field, out=field)
-        bullets.alive.logical_or_(fire & (enemies.x >= 0) & (enemies.x <= 9))
+        blend_(self.shot_timer_enemy, fire, ENEMY_SHOT_INTERVAL)
+        self.capacity_exceeded.logical_or_(any_slot(fire & bullets.alive))
+        blend_(bullets.x, fire, enemies.x)
+        blend_(bullets.y, fire, enemies.y)
+        bullets.rightward.logical_and_(~fire).logical_or_(fire & enemies.rightward)
+        bullets.alive.logical_or_(fire & self._on_board(enemies.x))
 
     def _bullets_fly(self, terminated) -> None:
         """Enemy bullets move one cell; meeting the submarine before or after ends the game."""
         bullets = self.bullets
-        terminated.logical_or_(bullets.at(self.sub_x, self.sub_y).any(dim=1))
+        terminated.logical_or_(any_slot(bullets.at(self.sub_x, self.sub_y)))
         bullets.x.add_(bullets.step_x().mul_(bullets.alive))
-        bullets.alive.logical_and_(bullets.x >= 0).logical_and_(bullets.x <= 9)
-        terminated.logical_or_(bullets.at(self.sub_x, self.sub_y).any(dim=1))
+        bullets.alive.logical_and_(self._on_board(bullets.x))
+        terminated.logical_or_(any_slot(bullets.at(self.sub_x, self.sub_y)))
 
     def _timers_and_surface(self, reward, terminated) -> None:
         for timer in (self.enemy_spawn_timer, self.diver_spawn_timer, self.shot_timer):
             timer.sub_(1).clamp_(min=0)  # the original's ``-= timer > 0``
         terminated.logical_or_(self.oxygen <= 0)
         below = self.sub_y > 0
-        self.oxygen.sub_(below.long())
+        self.oxygen.sub_(below.to(torch.int16))
         arriving = ~below & ~self.surface
         self.surface.logical_and_(~below)
         terminated.logical_or_(arriving & (self.diver_count == 0))
         surfacing = arriving & (self.diver_count != 0)
         full = surfacing & (self.diver_count == MAX_DIVERS)
         reward.add_(torch.where(full, self.oxygen * 10 // MAX_OXYGEN, 0))
-        self.diver_count.masked_fill_(full, 0)
-        self.diver_count.sub_(surfacing.long())
-        self.oxygen.masked_fill_(surfacing, MAX_OXYGEN)
+        self.set_where(self.diver_count, full, 0)
+        self.diver_count.sub_(surfacing.to(torch.int32))
+        self.set_where(self.oxygen, surfacing, MAX_OXYGEN)
         self.surface.logical_or_(surfacing)
         if self.ramping:
             ramp = surfacing & ((self.enemy_spawn_speed > 1) | (self.move_speed > 2))
-            self.move_speed.sub_((ramp & (self.move_speed > 2) & (self.ramp_index.remainder(2) == 1)).long())
-            self.enemy_spawn_speed.sub_((ramp & (self.enemy_spawn_speed > 1)).long())
-            self.ramp_index.add_(ramp.long())
+            self.move_speed.sub_((ramp & (self.move_speed > 2) & (self.ramp_index.remainder(2) == 1)).to(SMALL))
+            self.enemy_spawn_speed.sub_((ramp & (self.enemy_spawn_speed > 1)).to(SMALL))
+            self.ramp_index.add_(ramp)
 
     # ---- new games and the board ---------------------------------------------------------------------------
 
@@ -281,9 +309,9 @@ class Seaquest(MinAtarGame):
                              (self.enemy_spawn_timer, ENEMY_SPAWN_SPEED), (self.diver_spawn_timer, DIVER_SPAWN_SPEED),
                              (self.move_speed, ENEMY_MOVE_INTERVAL), (self.ramp_index, 0), (self.shot_timer, 0),
                              (self.surface, True)):
-            value.masked_fill_(mask, start)
+            self.set_where(value, mask, start)
         for things in (self.torpedoes, self.divers, self.enemies, self.bullets):
-            things.alive.masked_fill_(mask[:, None], False)
+            things.alive.logical_and_(~mask)
 
     def _render(self, obs) -> None:
         obs.zero_()
@@ -293,24 +321,23 @@ class Seaquest(MinAtarGame):
         gauge = (self._columns >= (9 - self.diver_count)[:, None]) & (self._columns < 9)
         boards[:, 8, 9].copy_(gauge)
         points = self._points
-        front, back = points[:, 0], points[:, 1]
+        front, back = points[0], points[1]
         self.cells(0, self.sub_y, self.sub_x, front)
         self.cells(1, self.sub_y, self.sub_x - self.sub_right.long().mul(2).sub(1), back)
-        trash = front[:, None]  # empty slots and trails off the board light the front cell again
-        start = 2
+        start = 2  # empty slots and trails off the board light the front cell again
         for things, channel, trail in ((self.torpedoes, 2, False), (self.bullets, 4, False),
                                        (self.enemies, FISH, True), (self.divers, 9, True)):
             capacity = things.slots.numel()
-            cells = points[:, start:start + capacity]
+            cells = points[start:start + capacity]
             self.cells(channel, things.y, things.x, cells)
             if things is self.enemies:
                 cells.add_(self.is_sub.long().mul(100))  # subs are one channel after fish
-            torch.where(things.alive, cells, trash, out=cells)
+            torch.where(things.alive, cells, front, out=cells)
             start += capacity
             if trail:
                 behind = things.x - things.step_x()
-                cells = points[:, start:start + capacity]
+                cells = points[start:start + capacity]
                 self.cells(3, things.y, behind, cells)
-                torch.where(things.alive & (behind >= 0) & (behind <= 9), cells, trash, out=cells)
+                torch.where(things.alive & self._on_board(behind), cells, front, out=cells)
                 start += capacity
-        obs.view(-1).index_fill_(0, points.reshape(-1), True)
+        obs.view(-1).index_fill_(0, points.view(-1), True)
