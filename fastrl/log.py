@@ -101,10 +101,11 @@ class RunLogger:
             self._progress.update(env_steps, values.get("sps", math.nan), self.recent_mean_return,
                                   values.get("eval_return_mean"))
 
-    def heartbeat(self, env_steps: int) -> None:
-        """Between metric rows: keep the progress line alive from host counters alone (no device sync)."""
+    def heartbeat(self, env_steps: int, worker_steps: list[int] | None = None) -> None:
+        """Between metric rows: keep the progress line alive from host counters alone (no device sync);
+        ``worker_steps``: each worker's count, for one bar per worker (A3C)."""
         if self._progress is not None:
-            self._progress.heartbeat(env_steps)
+            self._progress.heartbeat(env_steps, worker_steps)
 
     def close(self, plot: bool = True) -> None:
         """Close the files and the progress line; draw the learning curve."""
@@ -275,12 +276,21 @@ FIRST_LINE_S = 2.0
 LIVE_REFRESH_S = 1.0
 
 
+def _live_bars(console):
+    """rich's live bars, one row per task: its name, bar, count, a text field and the time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[text]}"), TimeRemainingColumn(), console=console, transient=False,
+                    refresh_per_second=2)
+
+
 class _ProgressLine:
-    """Env steps, SPS and the recent mean return: a live bar on a terminal, a printed line elsewhere."""
+    """Env steps, SPS and the recent mean return: a live bar on a terminal, a printed line elsewhere. Given the
+    steps of each worker (A3C's Hogwild workers), a terminal shows one more bar per worker."""
 
     def __init__(self, total: int, start: int):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.console = Console(stderr=True)
         self.live = self.console.is_terminal
@@ -288,28 +298,44 @@ class _ProgressLine:
         self.start_steps = start
         self.shown = False  # a line was printed (non-terminal: heartbeats stop then)
         self.next_beat = self.started + FIRST_LINE_S
+        self.worker_tasks: list[int] = []  # one bar per worker, made at the first heartbeat that names them
+        self.worker_start: list[int] = []
+        self.worker_since = self.started
         if self.live:
-            self.progress = Progress(
-                TextColumn("env steps"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[text]}"),
-                TimeRemainingColumn(), console=self.console, transient=False)
-            self.task = self.progress.add_task("train", total=total, completed=start, text="")
+            self.progress = _live_bars(self.console)
+            self.task = self.progress.add_task("env steps", total=total, completed=start, text="")
             self.progress.start()
         self.total = total
 
-    def heartbeat(self, env_steps: int) -> None:
+    def heartbeat(self, env_steps: int, worker_steps: list[int] | None = None) -> None:
         """The first line within ``FIRST_LINE_S`` of the start, however long the first log interval takes; on a
-        terminal, the bar moves every ``LIVE_REFRESH_S``. The rate is the host's count since the start."""
+        terminal, the bar moves every ``LIVE_REFRESH_S``. The rate is the host's count since the start.
+        ``worker_steps``: each worker's own count (its bar's total: an even share of the run's)."""
         now = time.perf_counter()
         if now < self.next_beat or (self.shown and not self.live):
             return
         sps = (env_steps - self.start_steps) / max(now - self.started, 1e-9)
         if self.live:
             self.progress.update(self.task, completed=env_steps)
+            if worker_steps is not None:
+                self._update_workers(worker_steps, now)
             self.next_beat = now + LIVE_REFRESH_S
         else:
             self.console.print(f"env steps {env_steps:,}/{self.total:,}  {sps:,.0f} SPS (since the start)",
                                highlight=False)
             self.shown = True
+
+    def _update_workers(self, worker_steps: list[int], now: float) -> None:
+        if not self.worker_tasks:
+            share = -(-self.total // len(worker_steps))
+            self.worker_tasks = [self.progress.add_task(f"worker {i}", total=share, completed=steps, text="")
+                                 for i, steps in enumerate(worker_steps)]
+            self.worker_start = list(worker_steps)
+            self.worker_since = now
+            return
+        elapsed = max(now - self.worker_since, 1e-9)
+        for task, steps, first in zip(self.worker_tasks, worker_steps, self.worker_start, strict=True):
+            self.progress.update(task, completed=steps, text=f"{(steps - first) / elapsed:,.0f} SPS")
 
     def update(self, env_steps: int, sps: float, recent_return: float, eval_return: float | None) -> None:
         self.shown = True
@@ -325,4 +351,32 @@ class _ProgressLine:
 
     def close(self) -> None:
         if self.live:
+            self.progress.stop()
+
+
+class CountBar:
+    """A live bar of a count toward a total (an evaluation's episodes, a video's steps, a bench's cases) on a
+    terminal, with the time left; nothing elsewhere, so that logs and pipes stay as they were. ``total`` None:
+    a count without an end known. A context manager."""
+
+    def __init__(self, what: str, total: int | None):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        self.progress = _live_bars(console) if console.is_terminal else None
+        if self.progress is not None:
+            self.task = self.progress.add_task(what, total=total, text="")
+
+    def __enter__(self) -> CountBar:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def advance(self, count: int = 1, text: str | None = None) -> None:
+        if self.progress is not None:
+            fields = {} if text is None else {"text": text}
+            self.progress.update(self.task, advance=count, **fields)
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
             self.progress.stop()

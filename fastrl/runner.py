@@ -51,7 +51,7 @@ import torch
 from fastrl import checkpoint, rundir, signals
 from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict
 from fastrl.hardware import resolve_run
-from fastrl.log import RunLogger
+from fastrl.log import CountBar, RunLogger
 from fastrl.run.envs import env_state, load_env_state, make_env
 from fastrl.run.episodes import EpisodeStats, rows_per_log
 from fastrl.run.evaluation import EVAL_SEED_OFFSET, evaluate
@@ -213,8 +213,10 @@ def evaluate_run(run_dir: str | Path, *, episodes: int, epsilon: float | None = 
         rundir.check_learner_fits(None, config, ckpt.state["loop"]["learner"], learner.state_dict(), ckpt.path)
         learner.load_state_dict(ckpt.state["loop"]["learner"])
         act, policy = algo.evaluation_policy(learner, config, epsilon)
-        returns = torch.tensor(evaluate(envs, act, episodes, seed=seed, device=learner.device),
-                               dtype=torch.float64)
+        with CountBar("episodes", episodes) as bar:
+            returns = torch.tensor(evaluate(envs, act, episodes, seed=seed, device=learner.device,
+                                            on_episode=lambda r: bar.advance(text=f"last return {r:.4g}")),
+                                   dtype=torch.float64)
     finally:
         envs.close()
     return {"env": config.env.id, "run_dir": str(run_dir), "checkpoint": ckpt.path.name, "env_steps": ckpt.step,

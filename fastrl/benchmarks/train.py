@@ -197,16 +197,19 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int
         from fastrl.benchmarks import train_a3c
 
         return train_a3c.main(argv, prog=f"{prog} --algo a3c")
+    from fastrl.log import CountBar
     from fastrl.train_cli import report_error
 
     bench = tyro.cli(TrainBenchConfig, args=argv, prog=prog)
     rows: list[dict] = []
     try:
         _check_compare(bench)
-        for name in bench.presets():
-            rows += measure(bench, name)
-            if bench.profile:
-                print(f"trace written to {write_trace(bench, name)}")
+        with CountBar("presets", len(bench.presets())) as bar:  # a live bar on a terminal
+            for name in bench.presets():
+                rows += measure(bench, name)
+                bar.advance(text=f"{name} measured")
+                if bench.profile:
+                    print(f"trace written to {write_trace(bench, name)}")
     except ConfigError as err:  # a preset, option or flag that does not fit: one line, not a traceback
         return report_error(prog, err)
     records.print_table(rows, title="fastrl bench train",

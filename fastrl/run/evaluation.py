@@ -10,9 +10,11 @@ import torch
 EVAL_SEED_OFFSET = 1_000_003
 
 
-def evaluate(envs, act: Callable, episodes: int, *, seed: int, device: torch.device) -> list[float]:
+def evaluate(envs, act: Callable, episodes: int, *, seed: int, device: torch.device,
+             on_episode: Callable[[float], None] | None = None) -> list[float]:
     """Full-game returns of ``episodes`` episodes of the policy ``act(obs, generator) -> actions`` (its
-    random draws from a generator on ``device`` seeded ``seed``).
+    random draws from a generator on ``device`` seeded ``seed``); ``on_episode(return)`` after each one counted
+    (``fastrl eval``'s progress bar).
 
     Env i contributes its first ``episodes // E`` (+1 for the first ``episodes % E`` envs) episodes, so
     that short episodes are not over-represented (taking the first ``episodes`` to end would favour them).
@@ -31,4 +33,6 @@ def evaluate(envs, act: Callable, episodes: int, *, seed: int, device: torch.dev
                 if quota[i] > 0:
                     quota[i] -= 1
                     returns.append(float(values[i]))
+                    if on_episode is not None:
+                        on_episode(returns[-1])
     return returns

@@ -13,6 +13,7 @@ far more bytes). Both are written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from fastrl.log import CountBar
 from fastrl.viz.agent import Agent, VizError, load_agent
 from fastrl.viz.frames import RenderedEnv
 
@@ -79,41 +81,42 @@ def record_video(agent: Agent, path: str | Path, *, episodes: int = 1, seed: int
     writable_dir(path.parent, "the video")
     fps = fps or FPS.get(agent.config.env.id, DEFAULT_FPS)
     names = action_names(agent)
-    env = RenderedEnv(agent, seed)
     tmp = path.with_name(f".{path.stem}.tmp.mp4")
-    writer = None
     generator = torch.Generator(device=agent.device).manual_seed(seed)
     values: list[float] = []
     returns: list[float] = []
     frames = steps = 0
     episode_return = 0.0
     try:
-        obs = env.reset(seed=seed)
-        while True:
-            out = agent.outputs(obs)
-            values.append(float(out.value[0]))
-            action = agent.act(obs, generator)
-            picture = compose(env.frame(), _panel_lines(agent, len(returns) + 1, episodes, episode_return),
-                              values, out.scores[0].tolist(), names, _chosen(agent, action), agent)
-            if writer is None:
-                writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                            pixelformat="yuv420p", quality=7, macro_block_size=1,
-                                            ffmpeg_params=["-movflags", "+faststart"], ffmpeg_log_level="error")
-            writer.append_data(picture)
-            frames += 1
-            if len(returns) == episodes or (max_steps and steps >= max_steps):
-                break
-            obs, reward, _, _, info = env.step(action)
-            steps += 1
-            episode_return += float(reward[0])
-            if bool(info["episode_end"][0]):
-                returns.append(float(info["episode_return"][0]))
-                episode_return = 0.0
-                values.clear()
-    finally:
-        env.close()
-        if writer is not None:
-            writer.close()
+        with contextlib.ExitStack() as stack:  # closed in reverse: the bar, the encoder (it ends the file), the env
+            env = RenderedEnv(agent, seed)
+            stack.callback(env.close)
+            writer = stack.enter_context(imageio.get_writer(
+                tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p", quality=7,
+                macro_block_size=1, ffmpeg_params=["-movflags", "+faststart"], ffmpeg_log_level="error"))
+            bar = stack.enter_context(CountBar("video steps", max_steps or None))
+            obs = env.reset(seed=seed)
+            while True:
+                out = agent.outputs(obs)
+                values.append(float(out.value[0]))
+                action = agent.act(obs, generator)
+                header = _panel_lines(agent, len(returns) + 1, episodes, episode_return)
+                writer.append_data(compose(env.frame(), header, values, out.scores[0].tolist(), names,
+                                           _chosen(agent, action), agent))
+                frames += 1
+                bar.advance(text=f"episode {len(returns) + 1}/{episodes}")
+                if len(returns) == episodes or (max_steps and steps >= max_steps):
+                    break
+                obs, reward, _, _, info = env.step(action)
+                steps += 1
+                episode_return += float(reward[0])
+                if bool(info["episode_end"][0]):
+                    returns.append(float(info["episode_return"][0]))
+                    episode_return = 0.0
+                    values.clear()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     gif_path = write_gif(path, frames, fps) if gif else None
     return VideoResult(mp4=path, gif=gif_path, frames=frames, returns=returns)

@@ -101,7 +101,7 @@ class Supervisor:
                         pool.watch(0.1)
                         self._episodes += reader.new_episodes()  # often: the rings hold a few seconds' worth
                         steps = board.total_steps()
-                        logger.heartbeat(steps)
+                        logger.heartbeat(steps, board.steps.tolist())  # and one bar per worker
                         evaluation = _latest_eval(reader)
                         if evaluation or steps >= next_log:
                             self._log(logger, reader, pool, steps, evaluation)
