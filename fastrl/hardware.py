@@ -143,16 +143,27 @@ def _compile(requested, machine: Machine) -> Choice:
     return Choice("compile", requested, False, "not yet measured faster on a GPU; --compile True to try it")
 
 
-def resolve_run(config, observation_shape: tuple[int, ...]) -> tuple[Any, list[Choice]]:
-    """``config`` (a ``RunConfig``) with its learner's hardware options resolved for envs of this observation
-    shape, and the choices made (OpenMP's wait policy for every learner; PPO's options)."""
+def resolve_run(config, observation_space, action_space) -> tuple[Any, list[Choice]]:
+    """``config`` (a ``RunConfig``) with its learner's hardware options resolved for envs of these (single-env)
+    spaces, and the choices made: OpenMP's wait policy for every learner, then the learner's own (its spec's
+    ``resolve_hardware``)."""
+    from fastrl.algos import algorithm
+
     choices = [wait_policy()]
-    if config.algo != "ppo":
+    resolve = algorithm(config.algo).resolve_hardware
+    if resolve is None:
         return config, choices
+    config, made = resolve(config, observation_space, action_space)
+    return config, choices + made
+
+
+def resolve_ppo_run(config, observation_space, action_space) -> tuple[Any, list[Choice]]:
+    """PPO's ``resolve_hardware``: bf16, channels-last and compile for the network these observations get."""
     from fastrl.config import network_for
 
-    ppo, made = resolve_ppo(config.ppo, network_for(config.ppo, observation_shape), config.resolved_device())
-    return dataclasses.replace(config, ppo=ppo), choices + made
+    ppo, made = resolve_ppo(config.ppo, network_for(config.ppo, tuple(observation_space.shape)),
+                            config.resolved_device())
+    return dataclasses.replace(config, ppo=ppo), made
 
 
 def wait_policy() -> Choice:

@@ -258,7 +258,8 @@ class Run:
         self.observation_shape = tuple(self.envs.single_observation_space.shape)
         #: the learner's hardware options (``auto``) resolved for this machine: written into config.json, and
         #: with their reasons into meta.json
-        self.config, self.hardware_choices = resolve_run(config, self.observation_shape)
+        self.config, self.hardware_choices = resolve_run(config, self.envs.single_observation_space,
+                                                         self.envs.single_action_space)
         config = self.config
         self.action_space = self.envs.single_action_space
         self.actions = int(self.action_space.n) if hasattr(self.action_space, "n") else None  # discrete only

@@ -77,6 +77,9 @@ class Algorithm:
     """the loop supports torchrun data parallelism"""
     default_config: Callable[[str | None], Any] | None = None
     """the config of ``fastrl train <name>`` without a preset (default: ``RunConfig(algo=name)``)"""
+    resolve_hardware: Callable[..., tuple[Any, list]] | None = None
+    """``resolve_hardware(config, observation_space, action_space) -> (config, choices)``: the learner's
+    ``auto`` options resolved for this machine, each a ``fastrl.hardware.Choice`` (see ``fastrl.hardware``)"""
 
     def __post_init__(self):
         if (self.train is None) == (self.supervise is None):

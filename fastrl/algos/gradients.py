@@ -30,6 +30,12 @@ class GradNormPeak:
             norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
         torch.maximum(self.peak, norm.detach().to(self.peak.dtype), out=self.peak)
 
+    def note(self, norm: float) -> None:
+        """A norm computed elsewhere (the DQN learner's fused CPU update); a NaN sticks, as in ``clip``."""
+        peak = float(self.peak)
+        if norm != norm or norm > peak:
+            self.peak.fill_(norm)
+
     def take(self) -> float:
         """The peak since the last call (one host read), and reset it."""
         value = float(self.peak)

@@ -83,7 +83,7 @@ def measure_ppo(bench: TrainBenchConfig, name: str) -> list[dict]:
         loop_options = env_options(config)
         envs = make_env(config, config.env.num_envs, config.seed,
                         **{k: v for k, v in loop_options.items() if k != "num_threads"})
-        config, choices = resolve_run(config, tuple(envs.single_observation_space.shape))
+        config, choices = resolve_run(config, envs.single_observation_space, envs.single_action_space)
         c = config.ppo
         batch_size = envs.batch_size
         own_threads = min(config.env.num_envs, cpu_cores())

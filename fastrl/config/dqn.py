@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastrl.config.fields import (
+    ConfigError,
+    require,
     require_int,
     require_number,
     require_replay_schedule,
@@ -62,6 +64,12 @@ class DQNConfig:
     """hard target update: gradient updates between copies"""
     tau: float = 0.005
     """Polyak target update: target <- tau * online + (1 - tau) * target"""
+    exploration: Literal["epsilon", "noisy"] = "epsilon"
+    """epsilon: epsilon-greedy on Q (the fields below); noisy: NoisyNet (Fortunato et al. 2018): every fully
+    connected layer has factorised Gaussian noise on its weights, resampled before every action, and the
+    behaviour policy is greedy on the noisy network (the epsilon fields are not read in training)"""
+    noisy_sigma0: float = 0.5
+    """NoisyNet: initial noise scale sigma0 (each layer's sigma starts at sigma0 / sqrt(inputs))"""
     epsilon_start: float = 1.0
     """epsilon-greedy exploration: epsilon at the first env step"""
     epsilon_end: float = 0.01
@@ -74,6 +82,10 @@ class DQNConfig:
     """torso: nature_cnn for stacked frames, mlp for vectors; auto picks by the observation's shape"""
     hidden: tuple[int, ...] = (256, 256)
     """MLP torso: hidden layer widths (none: Q is linear in the observation)"""
+    fused_update: Literal["auto"] | bool = "auto"
+    """act and update through one compiled CPU kernel each (fastrl.ops.mlp_q) instead of eager torch: for an
+    MLP Q network without dueling or C51 head, trained with Adam on the CPU. auto: where that measures faster
+    at the start of the run (small networks and batches)"""
 
     def __post_init__(self):
         require_replay_schedule(self)
@@ -88,4 +100,9 @@ class DQNConfig:
         for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
             require_number(self, name, low=0.0, high=1.0)
         require_int(self, "epsilon_decay_steps", least=0)
+        if self.exploration not in ("epsilon", "noisy"):
+            raise ConfigError(f"--exploration {self.exploration!r}: expected epsilon or noisy")
+        require_number(self, "noisy_sigma0", low=0.0, low_open=True)
         require_widths(self.hidden)
+        require(self.fused_update == "auto" or isinstance(self.fused_update, bool), "fused_update",
+                self.fused_update, "auto, True or False")

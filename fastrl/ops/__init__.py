@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 
 #: The op packages under fastrl/ops/, in the order the profiler reports them.
-OP_PACKAGES = ("sumtree", "returns", "td_loss", "categorical_projection", "frame_stack_gather")
+OP_PACKAGES = ("sumtree", "returns", "td_loss", "categorical_projection", "frame_stack_gather", "mlp_q")
 
 
 def import_all() -> list[str]:

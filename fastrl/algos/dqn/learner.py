@@ -1,8 +1,14 @@
 """Deep Q-learning (Mnih et al. 2015) and its Rainbow-lite variants, one learner chosen by config.
 
 Variants (``DQNConfig``): double Q (van Hasselt et al. 2016), dueling head (Wang et al. 2016), prioritized
-replay (Schaul et al. 2016), n-step returns, distributional C51 (Bellemare et al. 2017); Huber or squared
-TD loss; hard or Polyak target updates; Adam or RMSProp; gradient-norm clipping.
+replay (Schaul et al. 2016), n-step returns, distributional C51 (Bellemare et al. 2017), NoisyNet exploration
+(Fortunato et al. 2018); Huber or squared TD loss; hard or Polyak target updates; Adam or RMSProp;
+gradient-norm clipping. All six together are Rainbow (Hessel et al. 2018; the ``rainbow-atari`` preset).
+
+NoisyNet (``exploration="noisy"``) replaces ε-greedy: every fully connected layer is a ``NoisyLinear``, the
+behaviour policy is greedy on the noisy network (ε = 0), a new noise sample is drawn before every action, and
+each update draws independent samples for the online network on s, the target network, and the online network
+that picks the next action under double Q (NoisyNet-DQN, Algorithm 1). Evaluation acts on the mean weights.
 
 The algorithm, as in the paper (Algorithm 1), for N envs stepping together::
 
@@ -29,15 +35,19 @@ draws; see ``fastrl.replay.sampler``.)
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import torch
 
 from fastrl import checkpoint
 from fastrl.algos import offpolicy
 from fastrl.algos.common import make_optimizer
+from fastrl.algos.dqn.fused import FusedMLPQ, mlp_dims
+from fastrl.algos.dqn.fusion import fused_choice
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import DQNConfig, network_for
-from fastrl.nets import q_network
+from fastrl.hardware import AUTO
+from fastrl.nets import q_network, reset_noise
 from fastrl.ops.categorical_projection import categorical_projection
 from fastrl.ops.td_loss import td_loss
 
@@ -55,8 +65,10 @@ class DQN:
         self.device = torch.device(device)
         self.actions = actions
         self.atoms = config.atoms if config.distributional else None
+        self.noisy = config.exploration == "noisy"
         self.online = q_network(observation_shape, actions, network=network_for(config, observation_shape),
-                                hidden=config.hidden, dueling=config.dueling, atoms=self.atoms).to(self.device)
+                                hidden=config.hidden, dueling=config.dueling, atoms=self.atoms,
+                                noisy_sigma0=config.noisy_sigma0 if self.noisy else None).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = make_optimizer(config.optimizer, self.online.parameters(), lr=config.lr,
                                         eps=config.optim_eps, rmsprop_alpha=config.rmsprop_alpha,
@@ -67,6 +79,13 @@ class DQN:
         self.updates = 0
         self.stats = torch.zeros(len(STATS) + 1, device=self.device)  # STATS sums, then the update count
         self.grad_norm = GradNormPeak(self.device)
+        if config.fused_update == AUTO:  # a learner built outside a run (a run resolves it first)
+            config = self.config = dataclasses.replace(config, fused_update=fused_choice(
+                config, observation_shape, actions, self.device).value)
+        #: the fused CPU path (``fastrl.ops.mlp_q``), or None for eager torch
+        self.fused = (FusedMLPQ(self.online, self.target, self.optimizer, mlp_dims(self.online, actions))
+                      if config.fused_update else None)
+        self._host_stats = self.stats.numpy() if self.fused else None  # the fused path adds to it in place
 
     # -----------------------------------------------------------------------------------------------------
     # Acting
@@ -94,15 +113,33 @@ class DQN:
         """
         n = obs.shape[0]
         generator = generator or self.generator
-        greedy = self.q_values(obs.to(self.device, non_blocking=True)).argmax(dim=1)
+        obs = obs.to(self.device, non_blocking=True)
+        greedy = self.fused.greedy(obs) if self.fused else self.q_values(obs).argmax(dim=1)
         uniform = torch.randint(0, self.actions, (n,), generator=generator, device=self.device)
         explore = torch.rand(n, generator=generator, device=self.device) < epsilon
         return torch.where(explore, uniform, greedy)
 
     def behave(self, obs: torch.Tensor, env_steps: int, learning: bool) -> torch.Tensor:
         """The behaviour policy of the off-policy loop: ε-greedy with the ε of this env step, before learning
-        starts too (as the paper)."""
+        starts too (as the paper); NoisyNet: greedy on a new sample of the noisy network."""
+        if self.noisy:
+            self._resample(self.online)
+            return self.act(obs, 0.0)
         return self.act(obs, self.epsilon(env_steps))
+
+    @torch.no_grad()
+    def act_eval(self, obs: torch.Tensor, epsilon: float, generator: torch.Generator) -> torch.Tensor:
+        """ε-greedy on the mean weights (eval mode: a NoisyNet's noise off; plain layers are the same)."""
+        self.online.eval()
+        try:
+            return self.act(obs, epsilon, generator=generator)
+        finally:
+            self.online.train()
+
+    def _resample(self, network: torch.nn.Module) -> None:
+        """A new noise sample in ``network``'s noisy layers (NoisyNet only), from the learner's generator."""
+        if self.noisy:
+            reset_noise(network, self.generator)
 
     def observe(self, obs: torch.Tensor, done: torch.Tensor | None) -> None:
         """DQN keeps no statistics of its observations (the off-policy loop's hook)."""
@@ -119,14 +156,16 @@ class DQN:
         ``discount`` [B] (γ^n, 0 where the episode terminated within the n steps), ``next_obs`` and
         ``weights`` [B] (importance weights; None for plain uniform replay).
         """
+        if self.fused:
+            return self._fused_update(batch)
+        self._resample(self.online)
         loss, replay_error, q_taken, abs_td = (self._c51_loss if self.atoms else self._td_loss)(batch)
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.grad_norm.clip(self.online.parameters(), self.config.max_grad_norm)
-        if self.config.anneal_lr:
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.config.lr * max(0.0, 1.0 - self.updates / self.updates_total)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._lr()
         self.optimizer.step()
         self.updates += 1
         self._update_target()
@@ -135,11 +174,28 @@ class DQN:
             self.stats += torch.stack([loss.detach(), q_taken.mean(), abs_td.mean(), self.stats.new_ones(())])
         return replay_error
 
+    def _lr(self) -> float:
+        """The learning rate of this update: annealed linearly to 0 over the run's updates where anneal_lr."""
+        if not self.config.anneal_lr:
+            return self.config.lr
+        return self.config.lr * max(0.0, 1.0 - self.updates / self.updates_total)
+
+    def _fused_update(self, batch) -> torch.Tensor:
+        """The same step through the fused kernel (``fastrl.algos.dqn.fused``); statistics noted on the host."""
+        loss, q_mean, norm, abs_td = self.fused.update(batch, self.config, self._lr())
+        self.grad_norm.note(norm)
+        self.updates += 1
+        self._update_target()
+        self._host_stats += (loss, q_mean, abs_td.numpy().mean(), 1.0)
+        return abs_td
+
     def _td_loss(self, batch):
         """Huber / squared TD loss on y = r + γ^n Q̂(s', a*) through the fused ``ops.td_loss``."""
         q_taken = self.online(batch.obs).gather(1, batch.action[:, None]).squeeze(1)
         with torch.no_grad():
+            self._resample(self.target)
             q_next_target = self.target(batch.next_obs)
+            self._resample(self.online)  # the double-Q selector's own sample
             q_next_online = self.online(batch.next_obs) if self.config.double else None
         loss, abs_td = td_loss(q_taken, q_next_target, q_next_online, batch.reward, batch.discount,
                                batch.weights, double=self.config.double, loss=self.config.loss,
@@ -152,8 +208,10 @@ class DQN:
         index = batch.action[:, None, None].expand(-1, 1, self.atoms)
         log_p_taken = log_p.gather(1, index).squeeze(1)                          # [B, atoms]
         with torch.no_grad():
+            self._resample(self.target)
             next_probs = self.target(batch.next_obs).softmax(dim=-1)             # [B, A, atoms]
             chooser = self.online if self.config.double else self.target
+            self._resample(self.online)  # the double-Q selector's own sample
             best = self.q_values(batch.next_obs, chooser).argmax(dim=1)
             next_probs = next_probs.gather(1, best[:, None, None].expand(-1, 1, self.atoms)).squeeze(1)
             target = categorical_projection(next_probs, batch.reward, batch.discount,
@@ -198,6 +256,8 @@ class DQN:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.fused:
+            self.fused.bind_optimizer()
         checkpoint.set_generator_state(self.generator, state["generator"])
         self.updates = int(state["updates"])
         self.stats.copy_(state["stats"])
@@ -210,9 +270,11 @@ def learner_for(config, observation_space, action_space, device) -> DQN:
 
 
 def evaluation_policy(learner: DQN, config, epsilon: float | None = None):
-    """ε-greedy with the run's eval_epsilon (or ``epsilon``): ``(act(obs, generator), description)``."""
+    """ε-greedy with the run's eval_epsilon (or ``epsilon``) on the mean weights: ``(act(obs, generator),
+    description)``."""
     epsilon = config.dqn.eval_epsilon if epsilon is None else epsilon
-    return (lambda obs, generator: learner.act(obs, epsilon, generator=generator)), f"epsilon {epsilon:g}"
+    return ((lambda obs, generator: learner.act_eval(obs, epsilon, generator)),
+            f"epsilon {epsilon:g}" + (", mean weights" if learner.noisy else ""))
 
 
 def train(run) -> DQN:

@@ -174,4 +174,5 @@ ALGORITHM = Algorithm(
     stages=("env", "act", "store", "advantages", "update"),
     env_options=lazy("fastrl.algos.ppo.loop:env_options"),
     distributed=True,
+    resolve_hardware=lazy("fastrl.hardware:resolve_ppo_run"),
 )

@@ -1,0 +1,93 @@
+"""``fused_update``: whether the DQN learner acts and updates through ``fastrl.ops.mlp_q``, chosen at the start.
+
+The fused kernels win where per-call overhead dominates (small networks and batches) and lose where
+arithmetic does (wide layers, large batches: torch's matmuls are faster than the kernels' loops). Where the
+crossover lies depends on the CPU, so ``auto`` measures both paths on the run's own shapes for a few updates
+and keeps the faster; the choice and the two times go into the run's ``meta.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+
+import torch
+
+from fastrl.config import ConfigError, network_for
+from fastrl.hardware import AUTO, Choice
+from fastrl.ops import _registry
+from fastrl.ops.mlp_q import OP_UPDATE
+from fastrl.replay.batch import Batch
+
+#: updates per timed round, and rounds per path (alternating; the fastest round counts)
+_UPDATES, _ROUNDS = 8, 3
+
+
+def why_not_fused(dqn, observation_shape: tuple[int, ...], device) -> str | None:
+    """Why the fused path cannot run this learner (None: it can)."""
+    if torch.device(device).type != "cpu":
+        return "the fused kernels run on the CPU"
+    if network_for(dqn, observation_shape) != "mlp":
+        return "the fused kernels take an MLP Q network, not convolutions"
+    if dqn.dueling or dqn.distributional:
+        return "the fused kernels take a plain Q head, not a dueling or C51 one"
+    if dqn.exploration == "noisy":
+        return "the fused kernels take plain linear layers, not NoisyNet's noisy ones"
+    if dqn.optimizer != "adam":
+        return "the fused kernels apply Adam's step, not RMSProp's"
+    return _registry.unavailable_reason(OP_UPDATE, "numba", "cpu")
+
+
+def fused_choice(dqn, observation_shape: tuple[int, ...], actions: int, device) -> Choice:
+    """The ``fused_update`` of ``dqn`` (a ``DQNConfig``) resolved for this learner on this machine."""
+    requested = dqn.fused_update
+    why_not = why_not_fused(dqn, observation_shape, device)
+    if requested != AUTO:
+        if requested and why_not:
+            raise ConfigError(f"--fused-update True: {why_not}; use --fused-update auto or False")
+        return Choice("fused_update", requested, requested, "set explicitly")
+    if why_not:
+        return Choice("fused_update", requested, False, why_not)
+    fused_us, eager_us = _measure(dqn, observation_shape, actions, torch.get_num_threads())
+    shape = f"batch {dqn.batch_size}, MLP {'x'.join(map(str, dqn.hidden)) or 'linear'}"
+    return Choice("fused_update", requested, fused_us < eager_us,
+                  f"measured at the start ({shape}): {fused_us:.0f} us per update fused, {eager_us:.0f} eager")
+
+
+def resolve_hardware(config, observation_space, action_space) -> tuple:
+    """The DQN family's ``resolve_hardware`` (``fastrl.algos.base.Algorithm``)."""
+    choice = fused_choice(config.dqn, tuple(observation_space.shape), int(action_space.n),
+                          config.resolved_device())
+    return dataclasses.replace(config, dqn=dataclasses.replace(config.dqn, fused_update=choice.value)), [choice]
+
+
+@functools.cache
+def _measure(dqn, observation_shape: tuple[int, ...], actions: int, threads: int) -> tuple[float, float]:
+    """Microseconds per update of the fused and the eager path (each its fastest round), on random batches.
+    Cached per process: learners built for evaluation or benches measure once."""
+    from fastrl.algos.dqn.learner import DQN
+
+    learners = {fused: DQN(dataclasses.replace(dqn, fused_update=fused), observation_shape, actions, "cpu", seed=0)
+                for fused in (True, False)}
+    batch = _random_batch(dqn.batch_size, observation_shape, actions)
+    best = dict.fromkeys(learners, math.inf)
+    for learner in learners.values():
+        learner.update(batch)  # first calls: numba's cached kernels load, torch's allocations are made
+    for _ in range(_ROUNDS):
+        for fused, learner in learners.items():
+            started = time.perf_counter()
+            for _ in range(_UPDATES):
+                learner.update(batch)
+            best[fused] = min(best[fused], (time.perf_counter() - started) / _UPDATES)
+    return 1e6 * best[True], 1e6 * best[False]
+
+
+def _random_batch(size: int, observation_shape: tuple[int, ...], actions: int) -> Batch:
+    generator = torch.Generator().manual_seed(0)
+    return Batch(obs=torch.randn(size, *observation_shape, generator=generator),
+                 action=torch.randint(0, actions, (size,), generator=generator),
+                 reward=torch.randn(size, generator=generator), discount=torch.full((size,), 0.99),
+                 next_obs=torch.randn(size, *observation_shape, generator=generator),
+                 weights=torch.ones(size), indices=torch.arange(size))
