@@ -5,6 +5,7 @@ bit, the CLI's refusals, and the CI-sized preset's final agent beating random pl
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ from fastrl.envs import make_env
 from fastrl.envs.connect_four import RULES
 from fastrl.log import METRICS, read_jsonl
 from fastrl.runner import train
-from fastrl.train_cli import train_main
+from fastrl.train_cli import eval_main, train_main
 
 
 def test_a_finished_game_gives_each_position_the_outcome_for_its_player_to_move():
@@ -88,6 +89,9 @@ def test_a_resumed_run_equals_the_uninterrupted_run(tmp_path):
     assert rows[-1]["updates"] > 0 and rows[-1]["vs_mcts1_games"] == 2 and "vs_random_win_ci_low" in rows[-1]
     a, b = (checkpoint.load(d).state["loop"]["learner"]["net"] for d in (whole, split))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert eval_main([str(whole), "--episodes", "4", "--json", str(tmp_path / "eval.json")]) == 0  # vs random
+    assert json.loads((tmp_path / "eval.json").read_text())["policy"] == "search 2 simulations"
+    assert eval_main([str(whole), "--epsilon", "0.1"]) == 2
 
 
 @pytest.mark.parametrize("argv, message", [

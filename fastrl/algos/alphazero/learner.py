@@ -215,6 +215,9 @@ def playable(rules, states: torch.Tensor) -> torch.Tensor:
 
 def evaluation_policy(learner: AlphaZero, config, epsilon: float | None = None):
     """The agent that evaluations play: ``eval_simulations`` of search, no noise, the most visited move."""
+    if epsilon is not None:
+        raise ValueError("--epsilon is for DQN's ε-greedy policy; an AlphaZero run evaluates its search (the "
+                         "run's eval_simulations, the most visited move)")
     simulations = config.alphazero.eval_simulations
 
     def act(obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -23,16 +23,16 @@ def _alphazero_connect4_ci() -> RunConfig:
 
 
 def _alphazero_connect4() -> RunConfig:
-    """Connect Four, longer, sized for a CPU: 256 games at once, 32 simulations per self-play move, a
-    256x256x256 MLP, 4M moves. Every 500k moves the agent (200 simulations, as many as its strongest
+    """Connect Four, longer, sized for a shared 2-core CPU: 256 games at once, 24 simulations per self-play
+    move, a 256x256 MLP, 2M moves. Every 250k moves the agent (200 simulations, as many as its strongest
     opponent's) plays random play and pure MCTS at 50 and 200 simulations, 100 games each."""
     return RunConfig(
         algo="alphazero", env=EnvConfig(id="ConnectFour-v0", num_envs=256, backend="native"),
-        alphazero=AlphaZeroConfig(simulations=32, temperature_moves=8, replay_capacity=200_000, batch_size=256,
-                                  replay_ratio=4.0, learning_starts=5_000, lr=1e-3, hidden=(256, 256, 256),
+        alphazero=AlphaZeroConfig(simulations=24, temperature_moves=8, replay_capacity=100_000, batch_size=256,
+                                  replay_ratio=4.0, learning_starts=5_000, lr=2e-3, hidden=(256, 256),
                                   eval_simulations=200, match_games=100, rollout_simulations=(50, 200),
-                                  match_interval=500_000),
-        total_env_steps=4_000_000, log_interval=51_200, checkpoint_interval=250_000, eval_episodes=50,
+                                  match_interval=250_000),
+        total_env_steps=2_000_000, log_interval=25_600, checkpoint_interval=100_000, eval_episodes=50,
         torch_threads=1,
     )
 
