@@ -19,17 +19,21 @@ import torch
 from minatar import Environment
 
 from fastrl.envs.minatar import draws as minatar_draws
+from fastrl.envs.minatar.freeway import HALF
 from fastrl.envs.native import make_native
 
-#: (function of the package that draws, index of the draw within one call of it) -> fastrl's draw row.
-#: ``Environment.act``'s sticky-action draw is keyed "sticky".
+#: (function of the package that draws, index of the draw within one call of it) -> (fastrl's draw row, how
+#: the call's draw derives from the row's, or None: the same). ``Environment.act``'s sticky draw is "sticky".
 CALLS = {
-    "asterix": {("_spawn_entity", 0): "spawn_left", ("_spawn_entity", 1): "spawn_gold",
-                ("_spawn_entity", 2): "spawn_slot"},
-    "breakout": {("reset", 0): "serve"},
-    "freeway": {("_randomize_cars", 0): "speed", ("_randomize_cars", 1): "direction"},
-    "seaquest": {("_spawn_enemy", 0): "enemy_left", ("_spawn_enemy", 1): "enemy_sub", ("_spawn_enemy", 2): "enemy_row",
-                 ("_spawn_diver", 0): "diver_left", ("_spawn_diver", 1): "diver_row"},
+    "asterix": {("_spawn_entity", 0): ("spawn_left", None), ("_spawn_entity", 1): ("spawn_gold", None),
+                ("_spawn_entity", 2): ("spawn_slot", None)},
+    "breakout": {("reset", 0): ("serve", None)},
+    # Freeway: one draw per car, its top bit the direction and its other bits, doubled, the speed (freeway.py).
+    "freeway": {("_randomize_cars", 0): ("car", lambda u: (u & (HALF - 1)) * 2),
+                ("_randomize_cars", 1): ("car", lambda u: (u >> 23) * HALF + HALF // 2)},
+    "seaquest": {("_spawn_enemy", 0): ("enemy_left", None), ("_spawn_enemy", 1): ("enemy_sub", None),
+                 ("_spawn_enemy", 2): ("enemy_row", None), ("_spawn_diver", 0): ("diver_left", None),
+                 ("_spawn_diver", 1): ("diver_row", None)},
     "space_invaders": {},
 }
 
@@ -52,9 +56,10 @@ class TableRandom:
         key = name if name == "sticky" else (name, self.seen[name])
         self.seen[name] += 1
         assert self.seen[name] == 1 or name != "sticky", "the sticky draw is made once per step"
-        rows = self.column[self.slices["sticky" if name == "sticky" else self.calls[key]]]
+        row, derive = ("sticky", None) if name == "sticky" else self.calls[key]
+        rows = self.column[self.slices[row]].astype(np.int64)
         assert len(rows) == count, (key, count, len(rows))
-        return rows.astype(np.int64)
+        return rows if derive is None else derive(rows)
 
     def rand(self, *size):
         real = (self._draws(int(np.prod(size)) if size else 1) + 0.5) / minatar_draws.SPAN

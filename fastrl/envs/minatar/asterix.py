@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import DOWN, LEFT, RIGHT, UP, MinAtarGame, lookup
+from fastrl.envs.minatar.game import DOWN, LEFT, RIGHT, UP, MinAtarGame, blend_, lookup
 
 RAMP_INTERVAL = 100
 SPAWN_SPEED = 10
@@ -30,31 +30,37 @@ class Asterix(MinAtarGame):
 
     def _allocate(self, num_envs: int, device: torch.device) -> None:
         long = dict(dtype=torch.int64, device=device)
+        tiny = dict(dtype=torch.int8, device=device)
         flag = dict(dtype=torch.bool, device=device)
-        self.player_x, self.player_y = torch.zeros(num_envs, **long), torch.zeros(num_envs, **long)
-        self.x = torch.zeros(num_envs, SLOTS, **long)
-        self.rightward, self.gold, self.alive = (torch.zeros(num_envs, SLOTS, **flag) for _ in range(3))
+        # Slots are [SLOTS, N] with the batch innermost; positions int8 (see seaquest.SMALL for why).
+        self.player_x, self.player_y = torch.zeros(num_envs, **tiny), torch.zeros(num_envs, **tiny)
+        self.x = torch.zeros(SLOTS, num_envs, **tiny)
+        self.rightward, self.gold, self.alive = (torch.zeros(SLOTS, num_envs, **flag) for _ in range(3))
         self.spawn_timer, self.spawn_speed, self.move_timer, self.move_speed, self.ramp_timer, self.ramp_index = (
             torch.zeros(num_envs, **long) for _ in range(6))
-        self._move_x = lookup([0, -1, 0, 1, 0, 0], device)
-        self._move_y = lookup([0, 0, -1, 0, 1, 0], device)
-        self._rows = torch.arange(1, SLOTS + 1, **long).expand(num_envs, SLOTS)
-        self._rank, self._step = torch.zeros(num_envs, SLOTS, **long), torch.zeros(num_envs, SLOTS, **long)
-        self._new, self._touch, self._taken = (torch.zeros(num_envs, SLOTS, **flag) for _ in range(3))
+        self._move_x = lookup([0, -1, 0, 1, 0, 0], device).to(torch.int8)
+        self._move_y = lookup([0, 0, -1, 0, 1, 0], device).to(torch.int8)
+        self._rows = torch.arange(1, SLOTS + 1, **tiny)[:, None]
+        self._rank, self._step = torch.zeros(SLOTS, num_envs, **tiny), torch.zeros(SLOTS, num_envs, **tiny)
+        self._new, self._touch, self._taken = (torch.zeros(SLOTS, num_envs, **flag) for _ in range(3))
         self._free, self._pick = torch.zeros(num_envs, **long), torch.zeros(num_envs, **long)
         self._spawn, self._side, self._is_gold, self._flag = (torch.zeros(num_envs, **flag) for _ in range(4))
-        self._points = torch.zeros(num_envs, 1 + 2 * SLOTS, **long)
+        self._move, self._entry = torch.zeros(num_envs, **tiny), torch.zeros(num_envs, **tiny)
+        self._edges = torch.tensor(0, **tiny), torch.tensor(9, **tiny)
+        self._last_column = torch.full((num_envs,), 9, dtype=torch.uint8, device=device)
+        self._points = torch.zeros(1 + 2 * SLOTS, num_envs, **long)
 
     def _advance(self, action, reward, terminated) -> None:
         self._spawn_entity()
-        self.player_x.add_(self._move_x[action]).clamp_(0, 9)
-        self.player_y.add_(self._move_y[action]).clamp_(1, 8)
+        self.player_x.add_(torch.index_select(self._move_x, 0, action, out=self._move)).clamp_(0, 9)
+        self.player_y.add_(torch.index_select(self._move_y, 0, action, out=self._move)).clamp_(1, 8)
         self._touch_player(reward, terminated)
         torch.eq(self.move_timer, 0, out=self._flag)
         torch.where(self._flag, self.move_speed, self.move_timer, out=self.move_timer)
-        torch.mul(self.rightward, 2, out=self._step).sub_(1).mul_(self._flag[:, None]).mul_(self.alive)
+        torch.mul(self.rightward.view(torch.int8), 2, out=self._step).sub_(1)
+        self._step.mul_(self.alive.view(torch.int8)).mul_(self._flag.view(torch.int8))
         self.x.add_(self._step)
-        self.alive.logical_and_(self.x >= 0).logical_and_(self.x <= 9)
+        self.alive.logical_and_(torch.le(self.x.view(torch.uint8), self._last_column))  # -1 reads as 255
         self._touch_player(reward, terminated)
         self.spawn_timer.sub_(1)
         self.move_timer.sub_(1)
@@ -69,25 +75,26 @@ class Asterix(MinAtarGame):
         self.draws.below("spawn_left", 1 / 2, out=self._side)  # True: enters at x = 0, moving right
         self.draws.below("spawn_gold", 1 / 3, out=self._is_gold)
         torch.logical_not(self.alive, out=new)
-        torch.sum(new, dim=1, out=free)
+        torch.sum(new, dim=0, out=free)
         spawn.logical_and_(free > 0)
         self.draws.integers("spawn_slot", free, out=pick)
-        torch.cumsum(new, dim=1, out=self._rank)  # 1 + the rank of each free slot among the free ones
-        new.logical_and_(self._rank == (pick + 1)[:, None]).logical_and_(spawn[:, None])
-        torch.where(new, torch.where(self._side, 0, 9)[:, None], self.x, out=self.x)
-        torch.where(new, self._side[:, None], self.rightward, out=self.rightward)
-        torch.where(new, self._is_gold[:, None], self.gold, out=self.gold)
+        torch.cumsum(new, dim=0, dtype=torch.int8, out=self._rank)  # 1 + each free slot's rank among the free
+        new.logical_and_(self._rank == (pick + 1).to(torch.int8)).logical_and_(spawn)
+        torch.where(self._side, *self._edges, out=self._entry)
+        blend_(self.x, new, self._entry)
+        self.rightward.logical_and_(~new).logical_or_(new & self._side)
+        self.gold.logical_and_(~new).logical_or_(new & self._is_gold)
         self.alive.logical_or_(new)
 
     def _touch_player(self, reward, terminated) -> None:
         """Gold in the player's cell is taken (+1); an enemy there ends the game."""
         touch, taken = self._touch, self._taken
-        torch.eq(self.x, self.player_x[:, None], out=touch).logical_and_(self.alive)
-        touch.logical_and_(self._rows == self.player_y[:, None])
+        torch.eq(self.x, self.player_x, out=touch).logical_and_(self.alive)
+        touch.logical_and_(self._rows == self.player_y)
         torch.logical_and(touch, self.gold, out=taken)
-        reward.add_(taken.sum(dim=1))
+        reward.add_(taken.sum(dim=0))
         self.alive.logical_and_(taken.logical_not_())
-        terminated.logical_or_(touch.logical_and_(taken).any(dim=1))  # ``taken`` is "not gold here" now
+        terminated.logical_or_(touch.logical_and_(taken).view(torch.uint8).amax(dim=0).bool())  # "not gold" now
 
     def _ramp(self) -> None:
         """While a speed can still rise: count ``RAMP_INTERVAL`` + 1 steps down, then spawn one step sooner and
@@ -103,24 +110,25 @@ class Asterix(MinAtarGame):
         self.ramp_timer.masked_fill_(due, RAMP_INTERVAL)
 
     def _start(self, mask) -> None:
-        self.player_x.masked_fill_(mask, 5)
-        self.player_y.masked_fill_(mask, 5)
-        self.alive.masked_fill_(mask[:, None], False)
+        self.set_where(self.player_x, mask, 5)
+        self.set_where(self.player_y, mask, 5)
+        self.alive.logical_and_(~mask)
         for timer, start in ((self.spawn_speed, SPAWN_SPEED), (self.spawn_timer, SPAWN_SPEED),
                              (self.move_speed, MOVE_INTERVAL), (self.move_timer, MOVE_INTERVAL),
                              (self.ramp_timer, RAMP_INTERVAL), (self.ramp_index, 0)):
-            timer.masked_fill_(mask, start)
+            self.set_where(timer, mask, start)
 
     def _render(self, obs) -> None:
         obs.zero_()
-        player, things, trails = self._points[:, 0], self._points[:, 1:1 + SLOTS], self._points[:, 1 + SLOTS:]
+        player, things, trails = self._points[0], self._points[1:1 + SLOTS], self._points[1 + SLOTS:]
         self.cells(0, self.player_y, self.player_x, player)
         # Enemies in channel 1, gold in channel 3; empty slots and trails off the board go to the player's
         # cell, which is lit anyway.
         self.cells(1, self._rows, self.x, things).add_(self.gold * 200)
-        torch.where(self.alive, things, player[:, None], out=things)
-        torch.mul(self.rightward, 2, out=self._step).sub_(1)
+        torch.where(self.alive, things, player, out=things)
+        torch.mul(self.rightward.view(torch.int8), 2, out=self._step).sub_(1)
         behind = torch.sub(self.x, self._step)
         self.cells(2, self._rows, behind, trails)
-        torch.where(self.alive & (behind >= 0) & (behind <= 9), trails, player[:, None], out=trails)
+        on_board = torch.le(behind.view(torch.uint8), self._last_column)
+        torch.where(self.alive & on_board, trails, player, out=trails)
         obs.view(-1).index_fill_(0, self._points.view(-1), True)

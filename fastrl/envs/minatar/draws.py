@@ -83,7 +83,8 @@ class Draws:
         """Bernoulli outcomes ``rand() < probability`` of the rows ``name``, into the bool tensor ``out``."""
         return torch.lt(self[name], threshold(probability), out=out)
 
-    def integers(self, name: str, n: int | torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``randint(n)`` of the rows ``name`` (``n`` an int or a tensor of ints <= 8), into ``out``."""
-        torch.mul(self[name], 2, out=out).add_(1).mul_(n)
+    def integers(self, name: str | torch.Tensor, n: int | torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``randint(n)`` of the rows ``name`` (or of a tensor of draws; ``n`` an int or a tensor of ints <= 8),
+        into ``out``."""
+        torch.mul(self[name] if isinstance(name, str) else name, 2, out=out).add_(1).mul_(n)
         return out.bitwise_right_shift_(BITS + 1)

@@ -5,6 +5,9 @@ bottom and every car gets a new random speed and direction); it may move once pe
 meets it sends it back to the bottom. Each lane has one car that moves every 1 to 5 steps and wraps around.
 The game ends after 2500 steps (a termination, as in the original). Channels: chicken, car, and five trail
 channels, one per speed, lit in the cell behind each car. No difficulty ramp.
+
+New speeds take one draw per car (``draws.py``): its top bit is the direction (the original's
+``sign(rand() - 0.5)``), its other 23 bits, doubled, the speed's draw (``randint(1, 6)``).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from __future__ import annotations
 import torch
 
 from fastrl.envs.minatar.draws import SPAN
-from fastrl.envs.minatar.game import DOWN, UP, MinAtarGame
+from fastrl.envs.minatar.game import DOWN, UP, MinAtarGame, blend_
 
 PLAYER_SPEED = 3  # steps between the chicken's moves
 TIME_LIMIT = 2500
 LANES = 8  # car i drives in row i + 1
 CHICKEN_COLUMN = 4
+HALF = SPAN // 2  # a car's draw at or above it: heading right; below it, the speed draw
 
 
 class Freeway(MinAtarGame):
@@ -27,72 +31,81 @@ class Freeway(MinAtarGame):
     game = "freeway"
     channels = ("chicken", "car", "speed1", "speed2", "speed3", "speed4", "speed5")
     minimal_actions = (0, UP, DOWN)
-    draw_layout = (("speed", LANES), ("direction", LANES))
+    draw_layout = (("car", LANES),)  # one draw per car: its top bit is the direction, the rest the speed
 
     def _allocate(self, num_envs: int, device: torch.device) -> None:
         long = dict(dtype=torch.int64, device=device)
+        tiny = dict(dtype=torch.int8, device=device)
         flag = dict(dtype=torch.bool, device=device)
-        self.car_x, self.car_timer, self.car_speed = (torch.zeros(num_envs, LANES, **long) for _ in range(3))
-        self.pos, self.move_timer, self.terminate_timer = (torch.zeros(num_envs, **long) for _ in range(3))
-        self._speeds, self._directions, self._step = (torch.zeros(num_envs, LANES, **long) for _ in range(3))
-        self._moving, self._new = (torch.zeros(num_envs, LANES, **flag) for _ in range(2))
-        self._lane, self._ahead = (torch.zeros(num_envs, **long) for _ in range(2))
+        # Cars are [LANES, N], the batch innermost, int8 (see seaquest.SMALL for why).
+        self.car_x, self.car_timer, self.car_speed = (torch.zeros(LANES, num_envs, **tiny) for _ in range(3))
+        self.pos = torch.zeros(num_envs, **tiny)
+        self.move_timer, self.terminate_timer = torch.zeros(num_envs, **long), torch.zeros(num_envs, **long)
+        self._speeds, self._velocity, self._step = (torch.zeros(LANES, num_envs, **tiny) for _ in range(3))
+        self._moving, self._right, self._lane, self._off = (torch.zeros(LANES, num_envs, **flag) for _ in range(4))
         self._up, self._down, self._win, self._hit, self._flag = (torch.zeros(num_envs, **flag) for _ in range(5))
-        self._rows = torch.arange(1, LANES + 1, **long).expand(num_envs, LANES)
-        self._chicken_column = torch.full((num_envs,), CHICKEN_COLUMN, **long)
-        self._points = torch.zeros(num_envs, 1 + 2 * LANES, **long)
+        self._rows = torch.arange(1, LANES + 1, **tiny)[:, None]
+        self._chicken_column = torch.full((num_envs,), CHICKEN_COLUMN, **tiny)
+        self._zero, self._nine = torch.zeros(num_envs, **tiny), torch.full((num_envs,), 9, **tiny)
+        self._points = torch.zeros(1 + 2 * LANES, num_envs, **long)
+        self._draw = torch.zeros(LANES, num_envs, dtype=torch.int32, device=device)
 
     def _advance(self, action, reward, terminated) -> None:
         pos, up, down, win, hit, flag = self.pos, self._up, self._down, self._win, self._hit, self._flag
         torch.eq(self.move_timer, 0, out=flag)
         torch.eq(action, UP, out=up).logical_and_(flag)
         torch.eq(action, DOWN, out=down).logical_and_(flag)
-        self.move_timer.masked_fill_(up | down, PLAYER_SPEED)
-        pos.sub_(up.long()).add_(down).clamp_(0, 9)
+        self.set_where(self.move_timer, up | down, PLAYER_SPEED)
+        pos.sub_(up.view(torch.int8)).add_(down.view(torch.int8)).clamp_(0, 9)
         # The far side: +1, new speeds for every car, back to the bottom.
         torch.eq(pos, 0, out=win)
         reward.add_(win)
         self._new_speeds(win)
-        pos.masked_fill_(win, 9)
+        self.set_where(pos, win, 9)
         # Cars: the chicken's lane's car hits it if it is in column 4 before or after its move.
-        torch.sub(pos, 1, out=self._lane).clamp_(0, LANES - 1)
-        torch.ge(pos, 1, out=flag).logical_and_(pos <= LANES)  # the chicken is in a lane
-        torch.gather(self.car_x, 1, self._lane[:, None], out=self._ahead[:, None])
-        torch.eq(self._ahead, CHICKEN_COLUMN, out=hit).logical_and_(flag)
-        torch.eq(self.car_timer, 0, out=self._moving)
+        lane = torch.eq(self._rows, pos, out=self._lane)  # no lane matches rows 0 and 9
+        torch.eq(self.car_x, CHICKEN_COLUMN, out=self._right).logical_and_(lane)
+        hit.copy_(self._right.view(torch.uint8).amax(dim=0))
+        torch.eq(self.car_timer, self._zero, out=self._moving)
         self.car_timer.sub_(1)
-        torch.where(self._moving, self.car_speed.abs(), self.car_timer, out=self.car_timer)
-        torch.sign(self.car_speed, out=self._step).mul_(self._moving)
-        self.car_x.add_(self._step).add_(10).remainder_(10)  # wrap around
-        torch.gather(self.car_x, 1, self._lane[:, None], out=self._ahead[:, None])
-        flag.logical_and_(self._ahead == CHICKEN_COLUMN)
-        hit.logical_or_(flag.logical_and_(self._moving.gather(1, self._lane[:, None])[:, 0]))
-        pos.masked_fill_(hit, 9)
+        torch.abs(self.car_speed, out=self._speeds)
+        blend_(self.car_timer, self._moving, self._speeds)
+        torch.sign(self.car_speed, out=self._step).mul_(self._moving.view(torch.int8))
+        self._wrap(self.car_x.add_(self._step))
+        torch.eq(self.car_x, CHICKEN_COLUMN, out=self._right).logical_and_(lane).logical_and_(self._moving)
+        hit.logical_or_(self._right.view(torch.uint8).amax(dim=0))
+        self.set_where(pos, hit, 9)
         self.move_timer.sub_(1).clamp_(min=0)  # the original's ``-= timer > 0``
         self.terminate_timer.sub_(1)
         terminated.logical_or_(self.terminate_timer < 0)
 
     def _new_speeds(self, mask: torch.Tensor) -> None:
         """New speeds (1 to 5) and directions for every car where ``mask`` is set (``_randomize_cars``)."""
-        self.draws.integers("speed", 5, out=self._speeds.T).add_(1)
-        torch.ge(self.draws["direction"].T, SPAN // 2, out=self._new)  # sign(rand() - 0.5) > 0
-        torch.mul(self._new, 2, out=self._directions).sub_(1).mul_(self._speeds)
-        torch.where(mask[:, None], self._directions, self.car_speed, out=self.car_speed)
-        torch.where(mask[:, None], self._speeds, self.car_timer, out=self.car_timer)
+        speed_draw = torch.bitwise_and(self.draws["car"], HALF - 1, out=self._draw).mul_(2)  # 24 bits, even
+        self._speeds.copy_(self.draws.integers(speed_draw, 5, out=speed_draw)).add_(1)
+        torch.ge(self.draws["car"], HALF, out=self._right)  # sign(rand() - 0.5) > 0
+        torch.mul(self._right.view(torch.int8), 2, out=self._velocity).sub_(1).mul_(self._speeds)
+        blend_(self.car_speed, mask, self._velocity)
+        blend_(self.car_timer, mask, self._speeds)
+
+    def _wrap(self, x: torch.Tensor) -> torch.Tensor:
+        """Columns -1 and 10 to 9 and 0, in place (int8 compares against [N] tensors: see seaquest.SMALL)."""
+        x.sub_(torch.gt(x, self._nine, out=self._off).view(torch.int8).mul(10))
+        return x.add_(torch.lt(x, self._zero, out=self._off).view(torch.int8).mul(10))
 
     def _start(self, mask) -> None:
         self._new_speeds(mask)
-        self.car_x.masked_fill_(mask[:, None], 0)
-        self.pos.masked_fill_(mask, 9)
-        self.move_timer.masked_fill_(mask, PLAYER_SPEED)
-        self.terminate_timer.masked_fill_(mask, TIME_LIMIT)
+        blend_(self.car_x, mask, 0)
+        self.set_where(self.pos, mask, 9)
+        self.set_where(self.move_timer, mask, PLAYER_SPEED)
+        self.set_where(self.terminate_timer, mask, TIME_LIMIT)
 
     def _render(self, obs) -> None:
         obs.zero_()
-        chicken, cars, trails = self._points[:, 0], self._points[:, 1:1 + LANES], self._points[:, 1 + LANES:]
+        chicken, cars, trails = self._points[0], self._points[1:1 + LANES], self._points[1 + LANES:]
         self.cells(0, self.pos, self._chicken_column, chicken)
         self.cells(1, self._rows, self.car_x, cars)
         torch.sign(self.car_speed, out=self._step)
-        behind = torch.sub(self.car_x, self._step).add_(10).remainder_(10)
-        self.cells(1, self._rows, behind, trails).add_(self.car_speed.abs().mul_(100))  # channel 1 + |speed|
+        behind = self._wrap(torch.sub(self.car_x, self._step))
+        self.cells(1, self._rows, behind, trails).add_(self.car_speed.abs().long().mul_(100))  # channel 1 + |speed|
         obs.view(-1).index_fill_(0, self._points.view(-1), True)

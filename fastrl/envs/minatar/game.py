@@ -101,7 +101,7 @@ class MinAtarGame:
 
     def cells(self, channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Flat indices into the observation batch of the cells (``y``, ``x``) of ``channel`` ([..., num_envs])."""
-        torch.mul(y, SIZE, out=out).add_(x).add_(self._board_start)
+        torch.add(self._board_start, x, out=out).add_(y * SIZE)
         return out.add_(channel * SIZE * SIZE)
 
 
