@@ -7,6 +7,9 @@
 - ``DuelingHead``: value and advantage streams combined as V + A - mean_a A (Wang et al. 2016); with atoms,
   the combination acts on logits per atom, before the softmax over atoms (as Rainbow).
 
+- ``NoisyLinear``: a linear layer with factorised Gaussian noise on its weights (Fortunato et al. 2018), the
+  NoisyNet exploration of the DQN family; ``q_network(..., noisy_sigma0=0.5)`` makes every linear layer one.
+
 ``QNetwork`` = torso + head; ``q_network(...)`` builds one from a ``DQNConfig``.
 """
 
@@ -95,6 +98,60 @@ def dueling_combine(value: torch.Tensor, advantage: torch.Tensor) -> torch.Tenso
     return value + advantage - advantage.mean(dim=1, keepdim=True)
 
 
+class NoisyLinear(nn.Module):
+    """y = (μʷ + σʷ ⊙ εʷ) x + μᵇ + σᵇ ⊙ εᵇ with factorised Gaussian noise (Fortunato et al. 2018, section 3.2):
+    εʷ_ij = f(ε_i) f(ε_j), εᵇ_j = f(ε_j), f(x) = sgn(x) √|x|, from p + q standard normal draws (ε_j of the q
+    outputs, ε_i of the p inputs) instead of p·q + q. Initialized as the paper: μ ~ U(±1/√p), σ = σ0/√p.
+
+    The noise stays fixed until ``reset_noise`` draws a new sample (the learner resamples per the paper: before
+    every action, and independently for the online and target networks at every update). In eval mode (``eval()``)
+    the layer is deterministic, the mean weights μ alone.
+    """
+
+    def __init__(self, in_features: int, out_features: int, sigma0: float):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma0 * bound))
+        self.bias_mu = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma0 * bound))
+        self.register_buffer("noise_in", torch.zeros(in_features))    # f(ε_i)
+        self.register_buffer("noise_out", torch.zeros(out_features))  # f(ε_j)
+
+    @torch.no_grad()
+    def reset_noise(self, generator: torch.Generator | None = None) -> None:
+        """New f(ε) vectors, as new tensors: a graph built on the old ones (a loss not yet backpropagated)
+        keeps them."""
+        for name in ("noise_in", "noise_out"):
+            old = getattr(self, name)
+            noise = torch.randn(old.shape, generator=generator, device=old.device)
+            setattr(self, name, noise.sign() * noise.abs().sqrt())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return nn.functional.linear(x, self.weight_mu, self.bias_mu)
+        weight = self.weight_mu + self.weight_sigma * torch.outer(self.noise_out, self.noise_in)
+        return nn.functional.linear(x, weight, self.bias_mu + self.bias_sigma * self.noise_out)
+
+
+def make_noisy(module: nn.Module, sigma0: float) -> nn.Module:
+    """``module`` with every ``nn.Linear`` inside replaced by a fresh ``NoisyLinear`` of the same shape."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.Linear):
+            setattr(module, name, NoisyLinear(child.in_features, child.out_features, sigma0))
+        else:
+            make_noisy(child, sigma0)
+    return module
+
+
+def reset_noise(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Draw new noise in every ``NoisyLinear`` of ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, NoisyLinear):
+            layer.reset_noise(generator)
+
+
 class QNetwork(nn.Module):
     """Torso + head. ``forward`` gives Q values [B, A] or, for C51, logits [B, A, atoms]."""
 
@@ -107,8 +164,9 @@ class QNetwork(nn.Module):
 
 
 def q_network(observation_shape: tuple[int, ...], actions: int, *, network: str, hidden: tuple[int, ...],
-              dueling: bool, atoms: int | None) -> QNetwork:
-    """The Q network of a DQN variant: ``network`` "nature_cnn" or "mlp"; ``atoms`` None unless C51."""
+              dueling: bool, atoms: int | None, noisy_sigma0: float | None = None) -> QNetwork:
+    """The Q network of a DQN variant: ``network`` "nature_cnn" or "mlp"; ``atoms`` None unless C51;
+    ``noisy_sigma0``: every fully connected layer a ``NoisyLinear`` with this σ0 (NoisyNet), None: plain."""
     if network == "nature_cnn":
         torso = NatureCNN(observation_shape[0])
     elif network == "mlp":
@@ -116,4 +174,5 @@ def q_network(observation_shape: tuple[int, ...], actions: int, *, network: str,
     else:
         raise ValueError(f"network {network!r}: expected 'nature_cnn' or 'mlp'")
     head_cls = DuelingHead if dueling else QHead
-    return QNetwork(torso, head_cls(torso.out_features, actions, atoms))
+    net = QNetwork(torso, head_cls(torso.out_features, actions, atoms))
+    return net if noisy_sigma0 is None else make_noisy(net, noisy_sigma0)
