@@ -13,6 +13,7 @@ import torch
 from fastrl import checkpoint
 from fastrl.algos.alphazero.learner import PolicyValueNet, Replay, alphazero_loss, learner_for
 from fastrl.algos.alphazero.loop import Games, play_matches
+from fastrl.algos.alphazero.strength import match_rows
 from fastrl.config import preset
 from fastrl.config.alphazero import AlphaZeroConfig
 from fastrl.envs import make_env
@@ -87,6 +88,7 @@ def test_a_resumed_run_equals_the_uninterrupted_run(tmp_path):
     assert rows == [{k: v for k, v in r.items() if k != "sps" and not k.startswith("ms_")}
                     for r in read_jsonl(split / METRICS)]
     assert rows[-1]["updates"] > 0 and rows[-1]["vs_mcts1_games"] == 2 and "vs_random_win_ci_low" in rows[-1]
+    assert (whole / "strength.png").stat().st_size > 0 and len(match_rows(whole)) == 1
     a, b = (checkpoint.load(d).state["loop"]["learner"]["net"] for d in (whole, split))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert eval_main([str(whole), "--episodes", "4", "--json", str(tmp_path / "eval.json")]) == 0  # vs random

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from fastrl.algos.alphazero.learner import GAMES, AlphaZero, Replay, learner_for, playable
+from fastrl.algos.alphazero.strength import plot_strength
 from fastrl.planning import arena
 from fastrl.run.intervals import next_multiple
 
@@ -105,6 +106,7 @@ def train(run) -> AlphaZero:
                 "obs": obs, "owed": owed}
 
     running = run.env_steps < config.total_env_steps
+    matches_to_plot = False
     while running:
         with run.stopwatch("search"):
             states = playable(rules, rules.from_observation(obs))
@@ -126,5 +128,9 @@ def train(run) -> AlphaZero:
             with run.stopwatch("matches"):
                 learner.reports.update(play_matches(learner, config, config.seed + run.env_steps))
             next_match = next_multiple(run.env_steps, c.match_interval) if c.match_interval else None
+            matches_to_plot = True
         running = run.tick(learner, state)
+        if matches_to_plot and not learner.reports:  # their metrics row is written: draw it
+            plot_strength(run.run_dir)
+            matches_to_plot = False
     return learner
