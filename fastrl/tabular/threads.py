@@ -1,0 +1,30 @@
+"""Tabular methods run on one torch thread.
+
+Their tensors hold a few hundred to a few thousand numbers and each step is a few dozen tiny ops, so intra-op
+threads have no work to share, and on a busy machine each op can wait for a descheduled pool thread.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+Fn = TypeVar("Fn", bound=Callable)
+
+
+def on_one_thread(fn: Fn) -> Fn:
+    """Run ``fn`` with ``torch.set_num_threads(1)``, restoring the caller's thread count after."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper  # type: ignore[return-value]
