@@ -135,7 +135,7 @@ class AlphaZero:
                  rules, *, seed: int):
         self.config, self.rules, self.device = config, rules, torch.device(device)
         # The c‖θ‖² term shrinks the weights of dead units towards 0 until they are denormal floats, which x86
-        # multiplies in microcode: a trained network's forward pass then ran ~1000x slower (profiles/HISTORY.md).
+        # multiplies in microcode: a trained network's layer then ran ~100x slower (profiles/HISTORY.md).
         # Flushing them to zero (process-wide, CPU only) keeps the search's cost flat over training.
         torch.set_flush_denormal(True)
         self.observation_shape = tuple(observation_space.shape)
