@@ -16,6 +16,7 @@ the rest goes to).
 
 from __future__ import annotations
 
+import copy
 import time
 
 import torch
@@ -24,7 +25,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 def update_flops(learner, batch, updates: int = 1) -> float:
-    """FLOPs of ``updates`` consecutive ``learner.update(batch)`` calls, per call."""
+    """FLOPs of ``updates`` consecutive ``learner.update(batch)`` calls, per call. A DQN learner on its fused
+    CPU path (``fastrl.ops.mlp_q``, outside torch's view) is counted on an eager copy: the same arithmetic."""
+    if getattr(learner, "fused", None) is not None:
+        learner = copy.deepcopy(learner)
+        learner.fused = None
     with FlopCounterMode(display=False) as counter:
         for _ in range(updates):
             learner.update(batch)
