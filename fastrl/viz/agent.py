@@ -94,11 +94,14 @@ class Agent:
     def discrete(self) -> bool:
         return isinstance(self.action_space, gymnasium.spaces.Discrete)
 
-    def make_env(self, num_envs: int, seed: int, **options):
-        """The run's env (its backend and options, on the agent's device), ``options`` replacing its own."""
+    def make_env(self, num_envs: int, seed: int, backend: str | None = None, **options):
+        """The run's env (its backend and options, on the agent's device), ``options`` replacing its own;
+        ``backend``: another engine of the same env id (then the run's options are not passed)."""
         from fastrl.envs import make_env
 
         env = self.config.env
+        if backend is not None and backend != env.backend:
+            return make_env(env.id, num_envs, backend=backend, device=self.device, seed=seed, **options)
         return make_env(env.id, num_envs, backend=env.backend, device=self.device, seed=seed,
                         **{**env.make_options(), **options})
 
@@ -116,8 +119,8 @@ def load_agent(run_dir: str | Path, *, checkpoint_path: str | Path | None = None
     config = load_run_config(run_dir, device)
     algo = algorithm(config.algo)
     if algo.names[0] == "ppo" and config.ppo.bf16:
-        # float32: the views want values as exact as they come, and bfloat16 autocast on a CPU without bf16
-        # units made a single-state forward several times slower (Pong: 40 ms a step)
+        # float32: the views want values as exact as they come, and under bfloat16 autocast the video's
+        # one-state forward passes took twice as long (Pong on a loaded 2-core Xeon: 67 against 30 ms a step)
         config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, bf16=False))
     target = torch.device("cpu") if algo.names[0] == "a3c" else torch.device(config.resolved_device())
     ckpt = checkpoint.load(checkpoint_path or run_dir, device=target)

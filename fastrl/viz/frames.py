@@ -1,9 +1,10 @@
 """The env's own pictures, in colour at full resolution, one per step of a single env.
 
-- envpool (Atari, MuJoCo): the engine renders (``render_mode="rgb_array"``): Atari's 210x160 RGB screen, not
-  the agent's 84x84 grey stack.
-- gymnasium (MuJoCo, classic control): ``render_mode="rgb_array"`` through ``gymnasium.make`` (MuJoCo renders
-  offscreen with EGL where no display is set).
+- envpool Atari: the engine renders (``render_mode="rgb_array"``): Atari's 210x160 RGB screen, not the agent's
+  84x84 grey stack.
+- gymnasium, and envpool's other envs (MuJoCo, classic control): ``render_mode="rgb_array"`` through
+  ``gymnasium.make`` of the same id (MuJoCo renders offscreen with EGL where no display is set). envpool's own
+  MuJoCo renderer needs an OpenGL context it does not make: MuJoCo then ends the process.
 - native (Catch, CartPole): drawn here from the observation, which is the whole state of both games.
 - ale-py's vector env has no renderer: such a run is refused with a one-line error naming the backends that do.
 
@@ -17,6 +18,7 @@ import os
 import numpy as np
 import torch
 
+from fastrl.envs.atari import is_atari_id
 from fastrl.viz.agent import Agent, VizError
 
 #: pixels per cell of a Catch board
@@ -88,17 +90,17 @@ class RenderedEnv:
                 raise VizError(f"{self.env_id} (native) has no renderer in fastrl.viz.frames; native envs drawn: "
                                f"{', '.join(NATIVE_RENDERERS)}")
             self.envs = agent.make_env(1, seed)
-        elif backend == "envpool":
+        elif backend == "envpool" and is_atari_id(self.env_id):
             self.envs = agent.make_env(1, seed, render_mode="rgb_array")
-        elif backend == "gymnasium":
-            from fastrl.envs.atari import is_atari_id
-
+        elif backend in ("envpool", "gymnasium"):
             if is_atari_id(self.env_id):
                 raise VizError(f"{self.env_id} (gymnasium): the Atari protocol's wrappers hide the screen; record "
                                f"the video with the envpool backend (same game and options)")
             os.environ.setdefault("MUJOCO_GL", "egl" if not os.environ.get("DISPLAY") else "glfw")
-            kwargs = {**config.env.make_options().get("env_kwargs", {}), "render_mode": "rgb_array"}
-            self.envs = agent.make_env(1, seed, env_kwargs=kwargs)
+            kwargs = {"render_mode": "rgb_array"}
+            if backend == "gymnasium":
+                kwargs = {**config.env.make_options().get("env_kwargs", {}), **kwargs}
+            self.envs = agent.make_env(1, seed, backend="gymnasium", env_kwargs=kwargs)
         else:
             raise VizError(f"{self.env_id} ({backend}): this backend cannot render its frames; the envpool, "
                            f"gymnasium and native backends can (evaluate the run's policy with one of them)")

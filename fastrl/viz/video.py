@@ -14,6 +14,7 @@ far more bytes). Both are written to a temporary name and renamed into place.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,15 +223,16 @@ def _bars(draw: ImageDraw.ImageDraw, scores: list[float], names: list[str], chos
     if high - low < 1e-9:
         high = low + 1.0
     label_w = 90
-    zero = left + label_w + (right - left - label_w - 50) * (0.0 - low) / (high - low)
+    span = right - left - label_w - 72  # room for the number at the right
+    zero = left + label_w + span * (0.0 - low) / (high - low)
     for i, (score, name) in enumerate(zip(scores, names, strict=True)):
         y = top + i * row
         if y + row > bottom:
             break
-        x = left + label_w + (right - left - label_w - 50) * (score - low) / (high - low)
+        x = left + label_w + span * (score - low) / (high - low)
         draw.text((left, y), name[:12], fill=INK, font=font)
         draw.rectangle([min(zero, x), y + 2, max(zero, x) + 1, y + row - 4], fill=CHOSEN if i == chosen else BAR)
-        draw.text((right - 46, y), f"{score:.3g}", fill=INK, font=font)
+        draw.text((right - 64, y), f"{score:.3g}", fill=INK, font=font)
 
 
 def _panel_lines(agent: Agent, episode: int, episodes: int, episode_return: float) -> list[str]:
@@ -243,8 +245,12 @@ def _chosen(agent: Agent, action: torch.Tensor) -> int | None:
     return int(action.reshape(-1)[0]) if agent.discrete else None
 
 
+@functools.cache
 def _font(size: int):
-    return ImageFont.load_default(size=size)
+    """DejaVu Sans, which matplotlib ships (PIL's default font has no μ, θ or ±)."""
+    from matplotlib import font_manager
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
 
 
 def action_names(agent: Agent) -> list[str]:
