@@ -41,6 +41,7 @@ from fastrl import records
 from fastrl.algos.base import OFF_POLICY_STAGES
 from fastrl.algos.offpolicy import learner_step
 from fastrl.benchmarks.train_config import TrainBenchConfig, with_learner_options
+from fastrl.benchmarks.train_episodic import EPISODIC, measure_episodic
 from fastrl.benchmarks.train_ppo import measure_ppo, ppo_bench_config, ppo_end_to_end
 from fastrl.benchmarks.train_timing import env_only, loop_rate, random_actions, timed
 from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset
@@ -62,7 +63,10 @@ def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
 
 def measure(bench: TrainBenchConfig, name: str) -> list[dict]:
     """The preset's records; with ``--busy-cores``, its end-to-end rate with those cores taken, too."""
-    rows = measure_ppo(bench, name) if preset(name).algo == "ppo" else measure_off_policy(bench, name)
+    algo = preset(name).algo
+    if algo in EPISODIC:  # REINFORCE, NFQ: fastrl.benchmarks.train_episodic
+        return measure_episodic(bench, name)
+    rows = measure_ppo(bench, name) if algo == "ppo" else measure_off_policy(bench, name)
     if bench.busy_cores:
         rows.append(_busy_row(bench, name, rows[0]))
     return rows
