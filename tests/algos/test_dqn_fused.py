@@ -81,6 +81,7 @@ def test_a_checkpoint_of_either_path_resumes_on_the_other(saver_fused):
 def test_fused_update_true_is_refused_where_the_kernels_cannot_run():
     with pytest.raises(ConfigError, match="--fused-update True: the fused kernels take a plain Q head"):
         fused_choice(DQNConfig(dueling=True, fused_update=True), (4,), 2, "cpu")
+    assert fused_choice(DQNConfig(exploration="noisy"), (4,), 2, "cpu").value is False
     choice = fused_choice(DQNConfig(optimizer="rmsprop"), (4,), 2, "cpu")
     assert choice.value is False and "RMSProp" in choice.reason
     assert fused_choice(DQNConfig(), (4, 84, 84), 6, "cpu").value is False  # stacked frames: the Nature CNN

@@ -33,6 +33,8 @@ def why_not_fused(dqn, observation_shape: tuple[int, ...], device) -> str | None
         return "the fused kernels take an MLP Q network, not convolutions"
     if dqn.dueling or dqn.distributional:
         return "the fused kernels take a plain Q head, not a dueling or C51 one"
+    if dqn.exploration != "epsilon":
+        return "the fused kernels take plain linear layers, not NoisyNet's noisy ones"
     if dqn.exploration == "noisy":
         return "the fused kernels take plain linear layers, not NoisyNet's noisy ones"
     if dqn.optimizer != "adam":
