@@ -69,7 +69,6 @@ class SearchResult:
     """N(root, a) [B, A] (int64)"""
     value: torch.Tensor
     """V(root) [B] (float64): the mean of the values backed up through the root"""
-    tree: Tree
 
 
 def search(rules: Rules, evaluate: Evaluator, roots: torch.Tensor, num_simulations: int, *, c_puct: float,
@@ -92,7 +91,7 @@ def search(rules: Rules, evaluate: Evaluator, roots: torch.Tensor, num_simulatio
         node, action, depth = _select(tree, c_puct)
         leaf, leaf_value = _expand(tree, rules, evaluate, node, action)
         _backup(tree, leaf, leaf_value, depth)
-    return SearchResult(tree.root_visits().long(), tree.value[rows, ROOT], tree)
+    return SearchResult(tree.root_visits().long(), tree.value[rows, ROOT])
 
 
 def _select(tree: Tree, c_puct: float) -> tuple[torch.Tensor, torch.Tensor, int]:
