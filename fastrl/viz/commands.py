@@ -61,7 +61,8 @@ def draw_all(agent: Agent, out: Path, *, states: int, saliency_steps: int, salie
     from fastrl.viz.states import visit
 
     writable_dir(out, "the pictures")
-    played = visit(agent, saliency_steps, seed=seed, frames=True)  # one env, so the steps follow each other
+    # one env, so that the steps follow each other; its frames only where the maps are drawn on them
+    played = visit(agent, saliency_steps, seed=seed, frames=agent.is_image, num_envs=1)
     pictures = {"saliency": plot_saliency(agent, played.obs, played.frames, out / "saliency.png",
                                           count=saliency_frames)}
     points, values = embed(agent, visit(agent, states, seed=seed + 1).obs, seed=seed)
