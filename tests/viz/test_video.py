@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from fastrl.cli import main
-from fastrl.viz.agent import load_agent
-from fastrl.viz.frames import render_cartpole, render_catch
+from fastrl.viz.agent import VizError, load_agent
+from fastrl.viz.frames import RenderedEnv, render_cartpole, render_catch
 from fastrl.viz.video import decoded_frames, record_video
 
 
@@ -57,3 +59,14 @@ def test_eval_video_from_the_command_line_and_its_one_line_errors(catch_run, tmp
 def test_a_video_path_must_be_an_mp4(catch_run, tmp_path, suffix, capsys):
     assert main(["eval", str(catch_run), "--video", str(tmp_path / f"v{suffix}")]) == 2
     assert "expected a path ending in .mp4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("backend", "says"), [("ale", "this backend cannot render its frames"),
+                                               ("gymnasium", "the Atari protocol's wrappers hide the screen")])
+def test_an_env_that_cannot_render_is_refused_in_one_line(catch_run, backend, says):
+    agent = load_agent(catch_run)
+    env = dataclasses.replace(agent.config.env, id="Pong-v5", backend=backend)
+    agent.config = dataclasses.replace(agent.config, env=env)
+    with pytest.raises(VizError, match=says) as error:
+        RenderedEnv(agent, seed=0)
+    assert "\n" not in str(error.value) and "Pong-v5" in str(error.value)
