@@ -85,7 +85,7 @@ def package_envs(game: str, n: int, slices, **options):
 
 def play_side_by_side(env_id: str, n: int, steps: int, seed: int, start=None, probe=None, **options) -> dict:
     """Step fastrl's ``env_id`` and ``n`` package envs with the same actions and draws; assert equality at
-    every step. ``start(game, package_game)`` changes both sides' first games alike; ``probe(game)`` returns a
+    every step. ``start(game, package_game, i)`` changes both sides' first games of env i alike; ``probe(game)`` returns a
     [n] bool tensor of a rule being exercised. Returns what the run covered (episodes ended, reward, probes)."""
     env = make_native(env_id, n, seed=seed, **options)
     game = env.game
@@ -108,8 +108,8 @@ def play_side_by_side(env_id: str, n: int, steps: int, seed: int, start=None, pr
     for original in originals:
         original.reset()
     if start is not None:
-        for original in originals:
-            start(game, original.env)
+        for i, original in enumerate(originals):
+            start(game, original.env, i)
         game._render(obs)
     compare_boards(obs, originals, "reset")
     restart = np.zeros(n, dtype=bool)
@@ -118,14 +118,17 @@ def play_side_by_side(env_id: str, n: int, steps: int, seed: int, start=None, pr
         actions = rng.integers(0, len(action_set), size=n)
         feed()
         obs, reward, terminated, truncated, _ = env.step(torch.from_numpy(actions))
+        expected = np.zeros((2, n))  # reward, termination
         for i, original in enumerate(originals):
             if restart[i]:
                 original.reset()
-                expected_reward, expected_end = 0, False
             else:
-                expected_reward, expected_end = original.act(action_set[actions[i]])
-            assert reward[i].item() == expected_reward, f"{env_id} env {i} step {t}: reward"
-            assert terminated[i].item() == expected_end, f"{env_id} env {i} step {t}: termination"
+                expected[:, i] = original.act(action_set[actions[i]])
+        got = np.stack([reward.numpy(), terminated.numpy()])
+        if not np.array_equal(got, expected):
+            kind, i = np.argwhere(got != expected)[0]
+            raise AssertionError(f"{env_id} env {i} step {t}: {('reward', 'termination')[kind]} {got[kind, i]}, "
+                                 f"minatar {expected[kind, i]}")
         assert not truncated.any()
         compare_boards(obs, originals, f"step {t}")
         restart = terminated.numpy().copy()
@@ -138,28 +141,32 @@ def play_side_by_side(env_id: str, n: int, steps: int, seed: int, start=None, pr
 
 def compare_boards(obs: torch.Tensor, originals, where: str) -> None:
     ours = obs.numpy()
-    for i, original in enumerate(originals):
-        expected = original.state().transpose(2, 0, 1)
-        if not np.array_equal(ours[i], expected):
-            channel, y, x = np.argwhere(ours[i] != expected)[0]
-            raise AssertionError(f"env {i} {where}: board differs first at channel {channel}, cell ({y}, {x}): "
-                                 f"fastrl {ours[i][channel, y, x]}, minatar {expected[channel, y, x]}")
+    expected = np.stack([original.state() for original in originals]).transpose(0, 3, 1, 2)
+    if not np.array_equal(ours, expected):
+        i, channel, y, x = np.argwhere(ours != expected)[0]
+        raise AssertionError(f"env {i} {where}: board differs first at channel {channel}, cell ({y}, {x}): "
+                             f"fastrl {ours[i, channel, y, x]}, minatar {expected[i, channel, y, x]}")
 
 
-@pytest.mark.parametrize(("env_id", "n", "steps", "episodes"), [
-    ("MinAtar/Breakout-v1", 25, 400, 500),
-    ("MinAtar/SpaceInvaders-v1", 25, 400, 20),
-    ("MinAtar/Freeway-v1", 8, 2600, 8),
-    ("MinAtar/Asterix-v1", 25, 400, 40),
-    ("MinAtar/Seaquest-v1", 25, 400, 40),
-    ("MinAtar/Breakout-v0", 10, 200, 50),  # all six actions
+def early_freeway_ends(game, package, i) -> None:
+    """First games that end after 100 + 150 i steps, so that a short run sees every env's game end."""
+    game.terminate_timer[i] = package.terminate_timer = 100 + 150 * i
+
+
+@pytest.mark.parametrize(("env_id", "n", "steps", "episodes", "start"), [
+    ("MinAtar/Breakout-v1", 25, 400, 500, None),
+    ("MinAtar/SpaceInvaders-v1", 25, 400, 20, None),
+    ("MinAtar/Freeway-v1", 8, 1300, 8, early_freeway_ends),  # a whole game is 2500 steps
+    ("MinAtar/Asterix-v1", 25, 400, 40, None),
+    ("MinAtar/Seaquest-v1", 25, 400, 40, None),
+    ("MinAtar/Breakout-v0", 10, 200, 50, None),  # all six actions
 ])
-def test_same_game_as_the_package(env_id, n, steps, episodes):
-    covered = play_side_by_side(env_id, n, steps, seed=0)
+def test_same_game_as_the_package(env_id, n, steps, episodes, start):
+    covered = play_side_by_side(env_id, n, steps, seed=0, start=start)
     assert covered["episodes"] >= episodes and covered["reward"] > 0, covered
 
 
-def hard_seaquest(game, package) -> None:
+def hard_seaquest(game, package, i) -> None:
     """The ramp's end (an enemy every step, moving every 3) and six divers on board."""
     game.enemy_spawn_speed.fill_(1)
     game.move_speed.fill_(2)
@@ -168,7 +175,7 @@ def hard_seaquest(game, package) -> None:
     package.e_spawn_speed, package.move_speed, package.ramp_index, package.diver_count = 1, 2, 19, 6
 
 
-def hard_space_invaders(game, package) -> None:
+def hard_space_invaders(game, package, i) -> None:
     """One alien left in the wave, right above the cannon's column."""
     game.aliens.zero_()
     game.aliens[7] = 1 << 5  # rows of column bits
@@ -177,14 +184,14 @@ def hard_space_invaders(game, package) -> None:
     package.alien_map[7, 5] = 1
 
 
-def hard_asterix(game, package) -> None:
+def hard_asterix(game, package, i) -> None:
     """Near the ramp's end: spawns every other step, moves every other step, the next ramp in 3 steps."""
     for name, value in (("spawn_speed", 2), ("move_speed", 2), ("ramp_index", 5), ("ramp_timer", 3)):
         getattr(game, name).fill_(value)
         setattr(package, name, value)
 
 
-def hard_breakout(game, package) -> None:
+def hard_breakout(game, package, i) -> None:
     """No brick left: the wall comes back when the ball first reaches the bottom row."""
     game.bricks.zero_()
     package.brick_map[:] = 0
