@@ -110,9 +110,8 @@ class EvalConfig:
     json: Annotated[Path | None, tyro.conf.arg(name="json")] = None
     """also write the result as JSON here"""
     video: Path | None = None
-    """also play --video-episodes episodes in one env that renders and write them as MP4 here, with a GIF beside
-    it (the env's frames, the value over time and the action scores); `--video` alone:
-    RUN_DIR/videos/eval-<checkpoint>.mp4"""
+    """also write --video-episodes episodes as MP4 here, and a GIF beside it: the env's frames, the value
+    over time, the action scores (--video alone: RUN_DIR/videos/eval-CHECKPOINT.mp4)"""
     video_episodes: int = 1
     """episodes in the video"""
     video_max_steps: int = 0
