@@ -49,8 +49,7 @@ class PlotConfig:
     by: Literal["preset", "env", "seed"] = "preset"
     """group the runs by their preset (or algorithm), their env, or their seed"""
     curve: Literal["auto", "eval", "train"] = "auto"
-    """the curve of a run: its evaluations, or its training episodes' running mean (auto: eval where every run
-    has two evaluations or more)"""
+    """eval: a run's evaluation means; train: its training episodes' running mean; auto: eval if all have 2+"""
     out: Path = Path("plot.png")
     """the picture to write (the table goes beside it as .json)"""
     seed: int = 0

@@ -60,8 +60,8 @@ class ReportConfig(AgentArgs):
     states: int = 1000
     """visited states in the t-SNE picture"""
     agent: bool = True
-    """show the agent: the video and the pictures (--no-agent: curves, config and hardware only, as for a run
-    without a checkpoint yet)"""
+    """show the agent: the video and the pictures (--no-agent: curves, config and hardware only,
+    as for a run without a checkpoint yet)"""
 
 
 def write_report(args: ReportConfig) -> Path:
