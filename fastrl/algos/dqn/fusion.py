@@ -1,16 +1,17 @@
 """``fused_update``: whether the DQN learner acts and updates through ``fastrl.ops.mlp_q``, chosen at the start.
 
-The fused kernels win where per-call overhead dominates (small networks and batches) and lose where
-arithmetic does (wide layers, large batches: torch's matmuls are faster than the kernels' loops). Where the
-crossover lies depends on the CPU, so ``auto`` measures both paths on the run's own shapes for a few updates
-and keeps the faster; the choice and the two times go into the run's ``meta.json``.
+The fused kernels win where per-call overhead dominates (small networks and batches); where arithmetic
+dominates (wide layers, large batches) both paths spend their time in the same kind of matrix products, and
+torch's threads may win. Where the crossover lies depends on the CPU, so ``auto`` times both paths on the
+run's own shapes for a few updates and keeps the faster; the choice and the two times go into the run's
+``meta.json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
+import statistics
 import time
 
 import torch
@@ -21,8 +22,8 @@ from fastrl.ops import _registry
 from fastrl.ops.mlp_q import OP_UPDATE
 from fastrl.replay.batch import Batch
 
-#: updates per timed round, and rounds per path (alternating; the fastest round counts)
-_UPDATES, _ROUNDS = 8, 3
+#: timed updates per path, alternating one by one between the paths
+_UPDATES = 24
 
 
 def why_not_fused(dqn, observation_shape: tuple[int, ...], device) -> str | None:
@@ -67,23 +68,23 @@ def resolve_hardware(config, observation_space, action_space) -> tuple:
 
 @functools.cache
 def _measure(dqn, observation_shape: tuple[int, ...], actions: int, threads: int) -> tuple[float, float]:
-    """Microseconds per update of the fused and the eager path (each its fastest round), on random batches.
-    Cached per process: learners built for evaluation or benches measure once."""
+    """Microseconds per update of the fused and the eager path on a random batch: the median of single
+    updates taken in turn, so that a neighbour's burst on a shared machine slows both paths alike, and
+    hardly moves a median. Cached per process: learners built for evaluation or benches measure once."""
     from fastrl.algos.dqn.learner import DQN
 
     learners = {fused: DQN(dataclasses.replace(dqn, fused_update=fused), observation_shape, actions, "cpu", seed=0)
                 for fused in (True, False)}
     batch = _random_batch(dqn.batch_size, observation_shape, actions)
-    best = dict.fromkeys(learners, math.inf)
+    times: dict[bool, list[float]] = {fused: [] for fused in learners}
     for learner in learners.values():
         learner.update(batch)  # first calls: numba's cached kernels load, torch's allocations are made
-    for _ in range(_ROUNDS):
+    for _ in range(_UPDATES):
         for fused, learner in learners.items():
             started = time.perf_counter()
-            for _ in range(_UPDATES):
-                learner.update(batch)
-            best[fused] = min(best[fused], (time.perf_counter() - started) / _UPDATES)
-    return 1e6 * best[True], 1e6 * best[False]
+            learner.update(batch)
+            times[fused].append(time.perf_counter() - started)
+    return 1e6 * statistics.median(times[True]), 1e6 * statistics.median(times[False])
 
 
 def _random_batch(size: int, observation_shape: tuple[int, ...], actions: int) -> Batch:
