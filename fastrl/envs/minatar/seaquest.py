@@ -11,8 +11,9 @@ sub front, sub back, torpedo, trail, enemy bullet, fish, enemy sub, oxygen gauge
 **The original's lists as slot arrays.** The package keeps Python lists, appends at the end, removes from
 anywhere, and several rules depend on list order (a torpedo hits the oldest fish in its cell; the newest
 sub that moves onto a torpedo takes it; the newest divers are picked up first when the cap is reached).
-Here each kind of thing lives in a ring of slots: the k-th spawned goes to slot ``k % capacity`` and keeps
-``k`` as its ``seq``, so list order is ``seq`` order among the live ones. The capacities cover the most
+Here each kind of thing lives in a ring of slots: the k-th spawned goes to slot ``k % capacity``, so a live
+thing's age in spawns, ``(newest slot - its slot) % capacity``, gives the list order (capacities are powers of
+two, so the ages are int8 arithmetic). The capacities cover the most
 things alive at once that the rules allow: torpedoes live at most 9 steps and are fired 5 apart (2);
 divers spawn 30 steps apart and live at most 60 (4); enemies spawn at most once per step and live at most
 30 steps once the ramp spawns every step (32); each enemy has one bullet slot (it fires every 11 steps, a
@@ -40,7 +41,6 @@ DIVER_MOVE_INTERVAL = 5
 MAX_DIVERS = 6
 TORPEDOES, DIVERS, ENEMIES = 2, 4, 32  # slot capacities (see the module)
 FISH, SUB = 5, 6  # their channels
-NEVER = (1 << 31) - 1  # a seq later than any, for "oldest of none"
 SMALL = torch.int8  # positions and timers: [slots, N] int8 tensors stay in the caches, and int8 compares are
 # vectorised on the CPU where wider ones are not; comparisons are made against [N] tensors, not scalars, for the same reason
 
@@ -56,10 +56,12 @@ class Things:
         count = dict(dtype=torch.int32, device=device)
         flag = dict(dtype=torch.bool, device=device)
         self.x, self.y, self.timer = (torch.zeros(capacity, num_envs, **small) for _ in range(3))
-        self.seq = torch.zeros(capacity, num_envs, **count)
+        self.age = torch.zeros(capacity, num_envs, **small)  # spawns since (see ``update_ages``)
         self.rightward, self.alive = torch.zeros(capacity, num_envs, **flag), torch.zeros(capacity, num_envs, **flag)
-        self.spawned = torch.zeros(num_envs, **count)  # things spawned so far: the next seq (wraps after 2**31)
+        self.spawned = torch.zeros(num_envs, **count)  # things spawned so far (wraps after 2**31: still a ring)
         self.slots = torch.arange(capacity, **count)[:, None]
+        self._slots = self.slots.to(SMALL)
+        self._newest = torch.zeros(num_envs, **count)
         self.new = torch.zeros(capacity, num_envs, **flag)
         self._slot = torch.zeros(num_envs, **count)
 
@@ -68,12 +70,18 @@ class Things:
         torch.remainder(self.spawned, self.slots.numel(), out=self._slot)
         torch.eq(self.slots, self._slot, out=self.new).logical_and_(where)
         exceeded.logical_or_(any_slot(self.new & self.alive))
-        for field, value in ((self.x, x), (self.y, y), (self.timer, timer), (self.seq, self.spawned)):
+        for field, value in ((self.x, x), (self.y, y), (self.timer, timer)):
             blend_(field, self.new, value)
         self.rightward.logical_and_(~self.new).logical_or_(self.new & rightward)
         self.alive.logical_or_(self.new)
         self.spawned.add_(where)
         return self.new
+
+    def update_ages(self) -> None:
+        """``age``: how many spawns ago each slot's thing spawned (0: the newest), after this step's spawns."""
+        capacity = self.slots.numel()
+        newest = torch.sub(self.spawned, 1, out=self._newest).bitwise_and_(capacity - 1).to(SMALL)
+        torch.sub(newest, self._slots, out=self.age).bitwise_and_(capacity - 1)
 
     def step_x(self) -> torch.Tensor:
         """+1 for things heading right, -1 for those heading left."""
@@ -131,12 +139,15 @@ class Seaquest(MinAtarGame):
         self._draw = torch.zeros(num_envs, dtype=torch.int32, device=device)
         self._row, self._index, self._move = (torch.zeros(num_envs, **small) for _ in range(3))
         self._points = torch.zeros(2 + TORPEDOES + 3 * ENEMIES + 2 * DIVERS, num_envs, **long)
+        self._local = torch.zeros(self._points.shape, dtype=torch.int16, device=device)
 
     # ---- one step, in the original's order ---------------------------------------------------------------
 
     def _advance(self, action, reward, terminated) -> None:
         self._spawn()
         self._act(action)
+        for things in (self.torpedoes, self.divers, self.enemies):
+            things.update_ages()
         self._torpedoes_fly(reward)
         self._divers_move()
         enemies = self.enemies
@@ -237,9 +248,10 @@ class Seaquest(MinAtarGame):
 
     def _remove_one(self, things: Things, candidates: torch.Tensor, oldest: bool) -> torch.Tensor:
         """Remove the oldest (or newest) of ``candidates`` per env; returns where one was removed."""
-        key = blend_(things.seq.clone(), ~candidates, NEVER if oldest else -1)
-        chosen = key == (key.amin(dim=0) if oldest else key.amax(dim=0))
-        chosen.logical_and_(candidates)  # seqs are unique among live things: one per env at most
+        capacity = things.slots.numel()
+        key = (things.age + 1 if oldest else capacity - things.age).mul_(candidates.view(torch.int8))  # 0: none
+        chosen = key == key.amax(dim=0)
+        chosen.logical_and_(candidates)  # ages are unique among live things: one per env at most
         things.alive.logical_and_(~chosen)
         return any_slot(chosen)
 
@@ -254,7 +266,7 @@ class Seaquest(MinAtarGame):
         off = ~self._on_board(divers.x)
         after = divers.at(self.sub_x, self.sub_y) & moving & ~off
         reachable = before | after
-        newer = (reachable[None] & (divers.seq[None] > divers.seq[:, None])).sum(dim=1)  # [slot, other, N]
+        newer = (reachable[None] & (divers.age[None] < divers.age[:, None])).sum(dim=1)  # [slot, other, N]
         picked = reachable & (newer + self.diver_count < MAX_DIVERS)
         self.diver_count.add_(picked.sum(dim=0, dtype=torch.int32))
         divers.alive.logical_and_(~picked).logical_and_(~(off & moving))
@@ -320,24 +332,33 @@ class Seaquest(MinAtarGame):
         torch.lt(self._columns, oxygen_cells[:, None], out=boards[:, 7, 9])
         gauge = (self._columns >= (9 - self.diver_count)[:, None]) & (self._columns < 9)
         boards[:, 8, 9].copy_(gauge)
-        points = self._points
-        front, back = points[0], points[1]
-        self.cells(0, self.sub_y, self.sub_x, front)
-        self.cells(1, self.sub_y, self.sub_x - self.sub_right.long().mul(2).sub(1), back)
+        # Cells within each env's board (channel * 100 + row * 10 + column) in int16, where slot arithmetic is
+        # fast; one add of the boards' starts makes them indices into the batch.
+        local = self._local
+        front, back = local[0], local[1]
+        self._cell(0, self.sub_y, self.sub_x, front)
+        self._cell(1, self.sub_y, self.sub_x - self.sub_right.to(SMALL).mul_(2).sub_(1), back)
         start = 2  # empty slots and trails off the board light the front cell again
         for things, channel, trail in ((self.torpedoes, 2, False), (self.bullets, 4, False),
                                        (self.enemies, FISH, True), (self.divers, 9, True)):
             capacity = things.slots.numel()
-            cells = points[start:start + capacity]
-            self.cells(channel, things.y, things.x, cells)
+            cells = local[start:start + capacity]
+            self._cell(channel, things.y, things.x, cells)
             if things is self.enemies:
-                cells.add_(self.is_sub.long().mul(100))  # subs are one channel after fish
-            torch.where(things.alive, cells, front, out=cells)
+                cells.add_(self.is_sub.view(torch.int8) * 100)  # subs are one channel after fish
+            blend_(cells, ~things.alive, front)
             start += capacity
             if trail:
                 behind = things.x - things.step_x()
-                cells = points[start:start + capacity]
-                self.cells(3, things.y, behind, cells)
-                torch.where(things.alive & self._on_board(behind), cells, front, out=cells)
+                cells = local[start:start + capacity]
+                self._cell(3, things.y, behind, cells)
+                blend_(cells, ~(things.alive & self._on_board(behind)), front)
                 start += capacity
-        obs.view(-1).index_fill_(0, points.view(-1), True)
+        torch.add(self._board_start, local, out=self._points)
+        obs.view(-1).index_fill_(0, self._points.view(-1), True)
+
+    @staticmethod
+    def _cell(channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``channel * 100 + y * 10 + x`` into the int16 ``out``."""
+        torch.mul(y, 10, out=out).add_(x)
+        return out.add_(channel * 100)
