@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import DOWN, LEFT, RIGHT, UP, MinAtarGame, blend_, lookup
+from fastrl.envs.minatar.game import DOWN, LEFT, RIGHT, UP, MinAtarGame, blend_, board_cells, lookup
 
 RAMP_INTERVAL = 100
 SPAWN_SPEED = 10
@@ -49,6 +49,7 @@ class Asterix(MinAtarGame):
         self._edges = torch.tensor(0, **tiny), torch.tensor(9, **tiny)
         self._last_column = torch.full((num_envs,), 9, dtype=torch.uint8, device=device)
         self._points = torch.zeros(1 + 2 * SLOTS, num_envs, **long)
+        self._local = torch.zeros(1 + 2 * SLOTS, num_envs, dtype=torch.int16, device=device)
 
     def _advance(self, action, reward, terminated) -> None:
         self._spawn_entity()
@@ -120,15 +121,16 @@ class Asterix(MinAtarGame):
 
     def _render(self, obs) -> None:
         obs.zero_()
-        player, things, trails = self._points[0], self._points[1:1 + SLOTS], self._points[1 + SLOTS:]
-        self.cells(0, self.player_y, self.player_x, player)
+        local = self._local
+        player, things, trails = local[0], local[1:1 + SLOTS], local[1 + SLOTS:]
+        board_cells(0, self.player_y, self.player_x, player)
         # Enemies in channel 1, gold in channel 3; empty slots and trails off the board go to the player's
         # cell, which is lit anyway.
-        self.cells(1, self._rows, self.x, things).add_(self.gold * 200)
-        torch.where(self.alive, things, player, out=things)
+        board_cells(1, self._rows, self.x, things).add_(self.gold.to(torch.int16).mul_(200))
+        blend_(things, ~self.alive, player)
         torch.mul(self.rightward.view(torch.int8), 2, out=self._step).sub_(1)
         behind = torch.sub(self.x, self._step)
-        self.cells(2, self._rows, behind, trails)
+        board_cells(2, self._rows, behind, trails)
         on_board = torch.le(behind.view(torch.uint8), self._last_column)
-        torch.where(self.alive & on_board, trails, player, out=trails)
-        obs.view(-1).index_fill_(0, self._points.view(-1), True)
+        blend_(trails, ~(self.alive & on_board), player)
+        self.light(obs, local, self._points)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from fastrl.envs.minatar.draws import SPAN
-from fastrl.envs.minatar.game import DOWN, UP, MinAtarGame, blend_
+from fastrl.envs.minatar.game import DOWN, UP, MinAtarGame, blend_, board_cells
 
 PLAYER_SPEED = 3  # steps between the chicken's moves
 TIME_LIMIT = 2500
@@ -48,6 +48,7 @@ class Freeway(MinAtarGame):
         self._chicken_column = torch.full((num_envs,), CHICKEN_COLUMN, **tiny)
         self._zero, self._nine = torch.zeros(num_envs, **tiny), torch.full((num_envs,), 9, **tiny)
         self._points = torch.zeros(1 + 2 * LANES, num_envs, **long)
+        self._local = torch.zeros(1 + 2 * LANES, num_envs, dtype=torch.int16, device=device)
         self._draw = torch.zeros(LANES, num_envs, dtype=torch.int32, device=device)
 
     def _advance(self, action, reward, terminated) -> None:
@@ -102,10 +103,11 @@ class Freeway(MinAtarGame):
 
     def _render(self, obs) -> None:
         obs.zero_()
-        chicken, cars, trails = self._points[0], self._points[1:1 + LANES], self._points[1 + LANES:]
-        self.cells(0, self.pos, self._chicken_column, chicken)
-        self.cells(1, self._rows, self.car_x, cars)
+        local = self._local
+        chicken, cars, trails = local[0], local[1:1 + LANES], local[1 + LANES:]
+        board_cells(0, self.pos, self._chicken_column, chicken)
+        board_cells(1, self._rows, self.car_x, cars)
         torch.sign(self.car_speed, out=self._step)
         behind = self._wrap(torch.sub(self.car_x, self._step))
-        self.cells(1, self._rows, behind, trails).add_(self.car_speed.abs().long().mul_(100))  # channel 1 + |speed|
-        obs.view(-1).index_fill_(0, self._points.view(-1), True)
+        board_cells(1, self._rows, behind, trails).add_(self.car_speed.abs().to(torch.int16).mul_(100))  # 1 + |speed|
+        self.light(obs, local, self._points)

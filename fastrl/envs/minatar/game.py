@@ -104,10 +104,24 @@ class MinAtarGame:
             self._constants[key] = torch.tensor(value, dtype=target.dtype, device=self.device)
         return torch.where(mask, self._constants[key], target, out=target)
 
+    def light(self, obs: torch.Tensor, local: torch.Tensor, points: torch.Tensor) -> None:
+        """Set the cells ``local`` ([..., num_envs] int16 from ``board_cells``) of each env's board in ``obs``
+        (``points``: an int64 buffer of ``local``'s shape)."""
+        torch.add(self._board_start, local, out=points)
+        obs.view(-1).index_fill_(0, points.view(-1), True)
+
     def cells(self, channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Flat indices into the observation batch of the cells (``y``, ``x``) of ``channel`` ([..., num_envs])."""
+        """Flat indices into the observation batch of the cells (``y``, ``x``) of ``channel``, for int64 [num_envs]
+        positions (per-thing positions go through ``board_cells`` and ``light``)."""
         torch.add(self._board_start, x, out=out).add_(y * SIZE)
         return out.add_(channel * SIZE * SIZE)
+
+
+def board_cells(channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``channel * 100 + y * 10 + x`` (a cell within one env's board) from int8 positions into int16 ``out``:
+    small ints keep the arithmetic over [slots, num_envs] fast (see the module)."""
+    torch.add(x, y * SIZE, out=out)  # at most 99: exact in int8
+    return out.add_(channel * SIZE * SIZE)
 
 
 def lookup(values, device: torch.device) -> torch.Tensor:

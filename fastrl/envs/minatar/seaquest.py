@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import DOWN, FIRE, LEFT, RIGHT, UP, MinAtarGame, blend_, lookup
+from fastrl.envs.minatar.game import DOWN, FIRE, LEFT, RIGHT, UP, MinAtarGame, blend_, board_cells, lookup
 
 RAMP_INTERVAL = 100
 MAX_OXYGEN = 200
@@ -332,18 +332,16 @@ class Seaquest(MinAtarGame):
         torch.lt(self._columns, oxygen_cells[:, None], out=boards[:, 7, 9])
         gauge = (self._columns >= (9 - self.diver_count)[:, None]) & (self._columns < 9)
         boards[:, 8, 9].copy_(gauge)
-        # Cells within each env's board (channel * 100 + row * 10 + column) in int16, where slot arithmetic is
-        # fast; one add of the boards' starts makes them indices into the batch.
         local = self._local
         front, back = local[0], local[1]
-        self._cell(0, self.sub_y, self.sub_x, front)
-        self._cell(1, self.sub_y, self.sub_x - self.sub_right.to(SMALL).mul_(2).sub_(1), back)
+        board_cells(0, self.sub_y, self.sub_x, front)
+        board_cells(1, self.sub_y, self.sub_x - self.sub_right.to(SMALL).mul_(2).sub_(1), back)
         start = 2  # empty slots and trails off the board light the front cell again
         for things, channel, trail in ((self.torpedoes, 2, False), (self.bullets, 4, False),
                                        (self.enemies, FISH, True), (self.divers, 9, True)):
             capacity = things.slots.numel()
             cells = local[start:start + capacity]
-            self._cell(channel, things.y, things.x, cells)
+            board_cells(channel, things.y, things.x, cells)
             if things is self.enemies:
                 cells.add_(self.is_sub.view(torch.int8) * 100)  # subs are one channel after fish
             blend_(cells, ~things.alive, front)
@@ -351,14 +349,7 @@ class Seaquest(MinAtarGame):
             if trail:
                 behind = things.x - things.step_x()
                 cells = local[start:start + capacity]
-                self._cell(3, things.y, behind, cells)
+                board_cells(3, things.y, behind, cells)
                 blend_(cells, ~(things.alive & self._on_board(behind)), front)
                 start += capacity
-        torch.add(self._board_start, local, out=self._points)
-        obs.view(-1).index_fill_(0, self._points.view(-1), True)
-
-    @staticmethod
-    def _cell(channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``channel * 100 + y * 10 + x`` into the int16 ``out``."""
-        torch.mul(y, 10, out=out).add_(x)
-        return out.add_(channel * 100)
+        self.light(obs, local, self._points)
