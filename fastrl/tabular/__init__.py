@@ -9,4 +9,8 @@ dp.py        policy evaluation, policy iteration, value iteration
 episodes.py  batches of whole episodes, their returns and first visits
 mc.py        first- and every-visit Monte-Carlo prediction and control
 td.py        TD(0) prediction; SARSA, Q-learning and Expected SARSA control
+threads.py   the one-thread rule of these tiny tensors
+cliff.py     S&B Example 6.6: the runs, the greedy paths, the intervals
+figure.py    its figure (Figure 6.4)
+command.py   ``fastrl tabular cliff``
 """

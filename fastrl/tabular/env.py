@@ -20,6 +20,8 @@ class TabularEnv:
         # inverse-CDF sampling: s' is the first state whose cumulative probability exceeds a uniform draw
         self._start_cdf = mdp.start.cumsum(0)
         self._transition_cdf = mdp.transitions.cumsum(-1)
+        # a deterministic MDP (both gridworlds here) needs no draw: s' is read from a table, several times faster
+        self._next_state = mdp.transitions.argmax(-1) if bool(mdp.transitions.max(-1).values.eq(1).all()) else None
 
     def _draw(self, cdf: torch.Tensor) -> torch.Tensor:
         u = torch.rand(cdf.shape[:-1], dtype=cdf.dtype, generator=self.generator)
@@ -33,5 +35,8 @@ class TabularEnv:
 
     def step(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(S_{t+1}, R_{t+1}, terminated) for (S_t, A_t), each of the shape of ``states``."""
-        next_states = self._draw(self._transition_cdf[states, actions])
+        if self._next_state is not None:
+            next_states = self._next_state[states, actions]
+        else:
+            next_states = self._draw(self._transition_cdf[states, actions])
         return next_states, self.mdp.rewards[states, actions], self.mdp.terminal[next_states]

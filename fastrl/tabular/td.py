@@ -66,22 +66,27 @@ def td_control(mdp: TabularMDP, method: str, gamma: float, alpha: float, epsilon
     if method not in CONTROL_METHODS:
         raise ValueError(f"unknown TD control method {method!r}; expected one of {', '.join(CONTROL_METHODS)}")
     env = TabularEnv(mdp, generator)
+    S_count = mdp.num_states
+    Q = torch.zeros(runs, S_count, mdp.num_actions, dtype=torch.float64)
+    rows = Q.view(runs * S_count, -1)  # run r's Q(s, .) is rows[first_row[r] + s]: one index op per lookup
     run = torch.arange(runs)
-    Q = torch.zeros(runs, mdp.num_states, mdp.num_actions, dtype=torch.float64)
+    first_row = run * S_count
     episode_returns = torch.zeros(runs, episodes, dtype=torch.float64)
     finished = torch.zeros(runs, dtype=torch.int64)
     S = env.reset(runs)
-    A = epsilon_greedy(Q[run, S], epsilon, generator)
+    A = epsilon_greedy(rows[first_row + S], epsilon, generator)
     while bool((active := finished < episodes).any()):
         S_next, R, terminated = env.step(S, A)
+        q_next = rows[first_row + S_next]  # Q(S', .) before the update
         if method == "sarsa":  # A' is chosen before Q(S, A) changes
-            A_next = epsilon_greedy(Q[run, S_next], epsilon, generator)
-            target = R + gamma * Q[run, S_next, A_next]
+            A_next = epsilon_greedy(q_next, epsilon, generator)
+            target = R + gamma * q_next.gather(1, A_next.unsqueeze(1)).squeeze(1)
         elif method == "q-learning":
-            target = R + gamma * Q[run, S_next].max(-1).values
+            target = R + gamma * q_next.max(-1).values
         else:  # expected-sarsa
-            target = R + gamma * (epsilon_greedy_probabilities(Q[run, S_next], epsilon) * Q[run, S_next]).sum(-1)
-        Q[run, S, A] += alpha * active * (target - Q[run, S, A])
+            target = R + gamma * (epsilon_greedy_probabilities(q_next, epsilon) * q_next).sum(-1)
+        row_S = first_row + S
+        rows[row_S, A] += alpha * active * (target - rows[row_S, A])
         episode_returns[run, finished.clamp(max=episodes - 1)] += R * active
         finished += terminated & active
         new_episodes = bool(terminated.any())
@@ -90,8 +95,8 @@ def td_control(mdp: TabularMDP, method: str, gamma: float, alpha: float, epsilon
         # Q-learning and Expected SARSA choose the next action from the updated Q, as does SARSA for the first
         # action of a new episode
         if method != "sarsa":
-            A_next = epsilon_greedy(Q[run, S_next], epsilon, generator)
+            A_next = epsilon_greedy(rows[first_row + S_next], epsilon, generator)
         elif new_episodes:
-            A_next = torch.where(terminated, epsilon_greedy(Q[run, S_next], epsilon, generator), A_next)
+            A_next = torch.where(terminated, epsilon_greedy(rows[first_row + S_next], epsilon, generator), A_next)
         S, A = S_next, A_next
     return ControlResult(Q, episode_returns)

@@ -31,10 +31,10 @@ def test_monte_carlo_prediction_converges_to_v_pi(first_visit, within_sampling_e
 
 def test_td0_prediction_converges_to_v_pi(within_sampling_error):
     """TD(0) with its increments applied at each episode's end, where the mean of V converges to v_pi for a
-    small constant alpha; gamma = 0.9 so that 400 episodes forget V_0 = 0."""
+    small constant alpha; gamma = 0.9 so that 300 episodes forget V_0 = 0."""
     mdp = gridworld_4x4()
     policy = uniform_policy(mdp)
-    V = td0_prediction(mdp, policy, 0.9, alpha=0.1, runs=30, episodes=400,
+    V = td0_prediction(mdp, policy, 0.9, alpha=0.1, runs=30, episodes=300,
                        generator=torch.Generator().manual_seed(0), online=False)
     within_sampling_error(V, exact_value(mdp, policy, 0.9), "TD(0)")
 

@@ -1,0 +1,63 @@
+"""The figure of Sutton & Barto Example 6.6 (Figure 6.4): the grid with each method's most common greedy
+path, and the online sum of rewards per episode of each method, averaged over runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from fastrl.tabular.mdp import TabularMDP
+
+COLOURS = {"sarsa": "tab:blue", "q-learning": "tab:red", "expected-sarsa": "tab:green"}
+
+
+def plot_cliff(mdp: TabularMDP, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+               paths: dict[str, list[list[int]]], path: Path, title: str) -> None:
+    """``curves``: method -> (mean, low, high) per episode; ``paths``: method -> every run's greedy path, of
+    which the most common one that reaches the goal is drawn (a method's runs differ in detail, and a greedy
+    loop shows no route)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, columns = mdp.grid_shape
+    fig, (grid, returns) = plt.subplots(2, 1, figsize=(7.5, 7), gridspec_kw={"height_ratios": [1, 2]})
+    cliff = (mdp.rewards == mdp.rewards.min()).any(-1).numpy() & (mdp.start == 0).numpy()
+    grid.imshow(np.zeros((rows, columns)), cmap="Greys", vmin=0, vmax=1)
+    for s in range(mdp.num_states):
+        row, column = mdp.cell(s)
+        if row == rows - 1 and cliff[s]:  # the cliff's own cells: the bottom row between start and goal
+            grid.add_patch(plt.Rectangle((column - 0.5, row - 0.5), 1, 1, color="0.6"))
+    start, goal = mdp.cell(int(mdp.start.argmax())), mdp.cell(int(mdp.terminal.nonzero()[0, 0]))
+    for (row, column), label in ((start, "S"), (goal, "G")):
+        grid.text(column, row, label, ha="center", va="center", fontsize=12, weight="bold")
+    grid.text((columns - 1) / 2, rows - 1, "The Cliff", ha="center", va="center", color="white")
+    for k, (method, runs) in enumerate(paths.items()):
+        to_goal = Counter(tuple(p) for p in runs if bool(mdp.terminal[p[-1]]))
+        if not to_goal:
+            continue
+        common, count = to_goal.most_common(1)[0]
+        cells = np.array([mdp.cell(s) for s in common], dtype=float) + 0.08 * (k - (len(paths) - 1) / 2)
+        grid.plot(cells[:, 1], cells[:, 0], color=COLOURS.get(method), lw=2,
+                  label=f"{method}: most common greedy path ({count} of {len(runs)} runs)")
+    grid.set_xticks(np.arange(-0.5, columns), minor=True), grid.set_yticks(np.arange(-0.5, rows), minor=True)
+    grid.grid(which="minor", color="0.85", lw=0.5)
+    grid.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    if grid.get_legend_handles_labels()[0]:
+        grid.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=1)
+    for method, (mean, low, high) in curves.items():
+        episodes = np.arange(1, len(mean) + 1)
+        returns.plot(episodes, mean, color=COLOURS.get(method), lw=1, label=method)
+        returns.fill_between(episodes, low, high, color=COLOURS.get(method), alpha=0.2, lw=0)
+    returns.set_ylim(-100, -15)
+    returns.set_xlabel("episodes")
+    returns.set_ylabel("sum of rewards during episode")
+    returns.set_title(title, fontsize=9)
+    returns.legend(title="mean over runs, 95% interval", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
