@@ -22,6 +22,7 @@ SPECS = (
     "fastrl.algos.alphazero.spec",
     "fastrl.algos.reinforce.spec",
     "fastrl.algos.nfq.spec",
+    "fastrl.algos.impala.spec",
 )
 
 

@@ -13,17 +13,17 @@ from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig
 #: learner family -> the presets ``--algo`` measures
 DEFAULT_PRESETS = {"dqn": ("dqn-cartpole", "dqn-atari"), "ppo": ("ppo-atari",), "td3": ("td3-mujoco",),
                    "ddpg": ("ddpg-mujoco",), "d4pg": ("d4pg-mujoco",), "reinforce": ("reinforce-cartpole",),
-                   "nfq": ("nfq-cartpole",)}
+                   "nfq": ("nfq-cartpole",), "impala": ("impala-catch",)}
 
 
 @dataclass
 class TrainBenchConfig:
     """End-to-end training env steps/s beside the env-only rate and the learner-only bound."""
 
-    algo: Literal["dqn", "ppo", "td3", "ddpg", "d4pg", "reinforce", "nfq"] = "dqn"
+    algo: Literal["dqn", "ppo", "td3", "ddpg", "d4pg", "reinforce", "nfq", "impala"] = "dqn"
     """learner family whose default presets to measure (dqn: dqn-cartpole, dqn-atari; ppo: ppo-atari; td3,
-    ddpg, d4pg: td3-mujoco, ddpg-mujoco, d4pg-mujoco; reinforce, nfq: reinforce-cartpole, nfq-cartpole; a3c: its
-    own suite, fastrl.benchmarks.train_a3c: steps/s against --workers)"""
+    ddpg, d4pg: td3-mujoco, ddpg-mujoco, d4pg-mujoco; reinforce, nfq, impala: reinforce-cartpole, nfq-cartpole,
+    impala-catch; a3c: its own suite, fastrl.benchmarks.train_a3c: steps/s against --workers)"""
     preset: tuple[str, ...] = ()
     """presets to measure instead of --algo's (see fastrl train <algo> --help)"""
     env: str | None = None

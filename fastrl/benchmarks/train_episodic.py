@@ -1,4 +1,5 @@
-"""``fastrl bench train`` for the learners of whole episodes: REINFORCE and NFQ.
+"""``fastrl bench train`` for the learners that run their own loops on whole episodes or unrolls: REINFORCE,
+NFQ and IMPALA.
 
 Three measurements of ``--seconds`` each, on the preset's envs (their count and backend):
 
@@ -8,7 +9,10 @@ Three measurements of ``--seconds`` each, on the preset's envs (their count and 
    in as many env steps as they hold). NFQ: one refit (its Q iterations of batch Rprop epochs) on every
    transition of ``--fill`` env steps of random play, as pattern-epochs per second (patterns × epochs ×
    iterations ÷ time). NFQ has no env-step bound: a refit's cost grows with the batch D all run long, and the
-   env steps between refits with the length of its policy's episodes;
+   env steps between refits with the length of its policy's episodes. IMPALA: one V-trace update on a batch
+   of ``batch_unrolls`` unrolls of random play, as the env-step rate it allows (the batch's env steps ÷ its
+   time); its actors step their envs in other processes meanwhile, so its end-to-end rate may pass the serial
+   bound, up to min(env-only x actors, learner-only) on enough cores;
 3. **end-to-end**: the training loop (``fastrl.runner.train``) over the preset's own budget in six log rows:
    its median env steps/s over the rows after the first, and its per-stage ms (env, act, store, update). Its
    rate changes as the policy learns (longer episodes: fewer updates per env step; NFQ: a larger D), so the
@@ -33,7 +37,7 @@ from fastrl.config import RunConfig
 from fastrl.envs.base import torch_dtype
 
 #: the learners this module measures
-EPISODIC = ("reinforce", "nfq")
+EPISODIC = ("reinforce", "nfq", "impala")
 
 
 def measure_episodic(bench: TrainBenchConfig, name: str) -> list[dict]:
@@ -48,7 +52,8 @@ def measure_episodic(bench: TrainBenchConfig, name: str) -> list[dict]:
         envs = make_env(config, config.env.num_envs, config.seed)
         try:
             env_sps = env_only(envs, bench.seconds, seed=config.seed)
-            body = (_reinforce_body if config.algo == "reinforce" else _nfq_body)(envs, config, bench.fill)
+            body = {"reinforce": _reinforce_body, "nfq": _nfq_body, "impala": _impala_body}[config.algo](
+                envs, config, bench.fill)
             learner_rate = timed(body, bench.seconds, torch.device(config.resolved_device()))
         finally:
             envs.close()
@@ -132,5 +137,36 @@ def _nfq_body(envs, config: RunConfig, fill: int) -> Callable[[], int]:
     def body() -> int:
         learner.refit(*patterns)
         return pattern_epochs
+
+    return body
+
+
+def _impala_body(envs, config: RunConfig, fill: int) -> Callable[[], int]:
+    """One IMPALA update on ``batch_unrolls`` unrolls of random play (uniform μ): the env steps they hold."""
+    from fastrl.algos.impala.learner import learner_for
+
+    c = config.impala
+    learner = learner_for(config, envs.single_observation_space, envs.single_action_space, envs.device)
+    actions = random_actions(envs, envs.device)
+    obs = [envs.reset(seed=config.seed).clone()]
+    batch = {name: [] for name in ("actions", "rewards", "terminated", "truncated")}
+    for k in range(c.unroll * c.batch_unrolls):
+        out = [x.clone() for x in envs.step(actions[k % len(actions)])[:4]]  # the envs reuse their buffers
+        for name, value in zip(batch, (actions[k % len(actions)], *out[1:4]), strict=True):
+            batch[name].append(value)
+        obs.append(out[0])
+    T, N = c.unroll, envs.num_envs
+
+    def unrolls(steps: list[torch.Tensor], first: int) -> torch.Tensor:
+        """Steps [k·T + first, ...) of each unroll k, laid side by side along the env dimension."""
+        return torch.cat([torch.stack(steps[k * T:(k + 1) * T + first]) for k in range(c.batch_unrolls)], dim=1)
+
+    inputs = {"obs": unrolls(obs, 1), **{name: unrolls(steps, 0) for name, steps in batch.items()}}
+    inputs["behaviour_logits"] = torch.zeros((T, N * c.batch_unrolls, learner.actions), device=envs.device)
+    inputs["valid"] = torch.ones((T, N * c.batch_unrolls), dtype=torch.bool, device=envs.device)
+
+    def body() -> int:
+        learner.learn(inputs, 0.0, 0.0)
+        return T * N * c.batch_unrolls
 
     return body

@@ -24,6 +24,7 @@ from fastrl.config.ddpg import DDPG_VARIANTS, DDPGConfig
 from fastrl.config.dqn import DQNConfig
 from fastrl.config.env import ATARI_OPTIONS, EnvConfig
 from fastrl.config.fields import ConfigError
+from fastrl.config.impala import ImpalaConfig
 from fastrl.config.nfq import NFQConfig
 from fastrl.config.ppo import PPOConfig
 from fastrl.config.presets import ALGO_FIELDS, PRESETS, preset, presets_of
@@ -33,5 +34,6 @@ from fastrl.config.run import RunConfig, check_fits_env, from_dict, to_dict
 from fastrl.config.torso import network_for
 
 __all__ = ["A3C_METHODS", "ALGO_FIELDS", "ATARI_OPTIONS", "DDPG_VARIANTS", "PRESETS", "A3CConfig", "ConfigError",
-           "DDPGConfig", "DQNConfig", "EnvConfig", "NFQConfig", "PPOConfig", "ReinforceConfig", "ReplayConfig",
-           "RunConfig", "check_fits_env", "from_dict", "network_for", "preset", "presets_of", "to_dict"]
+           "DDPGConfig", "DQNConfig", "EnvConfig", "ImpalaConfig", "NFQConfig", "PPOConfig", "ReinforceConfig",
+           "ReplayConfig", "RunConfig", "check_fits_env", "from_dict", "network_for", "preset", "presets_of",
+           "to_dict"]

@@ -23,6 +23,7 @@ from fastrl.config.ddpg import DDPGConfig
 from fastrl.config.dqn import DQNConfig
 from fastrl.config.env import EnvConfig
 from fastrl.config.fields import ConfigError, require_int, require_number, resolve_device_name
+from fastrl.config.impala import ImpalaConfig
 from fastrl.config.nfq import NFQConfig
 from fastrl.config.ppo import PPOConfig
 from fastrl.config.reinforce import ReinforceConfig
@@ -51,6 +52,8 @@ class RunConfig:
     """REINFORCE, with or without a learned baseline"""
     nfq: NFQConfig = field(default_factory=NFQConfig)
     """neural fitted Q iteration"""
+    impala: ImpalaConfig = field(default_factory=ImpalaConfig)
+    """IMPALA: actor processes and a V-trace learner"""
     algo: tyro.conf.Suppress[str] = "dqn"
     """the learner family (set by the command: fastrl train dqn)"""
     preset: str = ""
