@@ -30,6 +30,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "planning"): ("fastrl.benchmarks.planning:main", "batched MCTS simulations/s beside the per-game reference"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
     ("tabular", "cliff"): ("fastrl.tabular.command:cliff", "S&B Example 6.6: SARSA beside Q-learning on the cliff, figure"),
+    ("tabular", "gridworld"): ("fastrl.tabular.command:gridworld", "S&B Example 4.1: DP, MC and TD(0) against v_pi"),
 }
 
 #: the commands whose hot loop is a learner's update (see ``keep_freed_memory``); not the replay bench, which

@@ -10,7 +10,8 @@ episodes.py  batches of whole episodes, their returns and first visits
 mc.py        first- and every-visit Monte-Carlo prediction and control
 td.py        TD(0) prediction; SARSA, Q-learning and Expected SARSA control
 threads.py   the one-thread rule of these tiny tensors
-cliff.py     S&B Example 6.6: the runs, the greedy paths, the intervals
+intervals.py the confidence statements over runs (t, Clopper-Pearson, BCa bootstrap)
+cliff.py     S&B Example 6.6: the runs and the greedy paths they learn
 figure.py    its figure (Figure 6.4)
-command.py   ``fastrl tabular cliff``
+command.py   ``fastrl tabular cliff`` and ``fastrl tabular gridworld``
 """

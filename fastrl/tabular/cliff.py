@@ -13,9 +13,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from scipy import stats
 
 from fastrl.tabular.dp import value_iteration
 from fastrl.tabular.mdp import TabularMDP
@@ -97,16 +95,3 @@ def optimal_path(mdp: TabularMDP, gamma: float) -> list[int]:
     """The greedy path of the optimal action values, found by value iteration."""
     _, v_star, _ = value_iteration(mdp, gamma)
     return greedy_path(mdp, mdp.rewards + gamma * mdp.transitions @ v_star)
-
-
-def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The exact binomial interval of a proportion."""
-    interval = stats.binomtest(successes, trials).proportion_ci(confidence, method="exact")
-    return float(interval.low), float(interval.high)
-
-
-def difference_of_means(a: np.ndarray, b: np.ndarray, confidence: float, seed: int) -> tuple[float, float, float]:
-    """mean(a) - mean(b) of two independent samples, and its BCa bootstrap interval."""
-    result = stats.bootstrap((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), n_resamples=10_000,
-                             confidence_level=confidence, method="BCa", random_state=seed)
-    return float(a.mean() - b.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)

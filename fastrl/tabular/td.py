@@ -27,7 +27,8 @@ def td0_prediction(mdp: TabularMDP, policy: torch.Tensor, gamma: float, alpha: f
     """V [R, S]: tabular TD(0) for v_pi (S&B §6.1) after ``episodes`` episodes of ``policy`` in each run.
 
     ``online``: V(S) changes at every step, the book's loop. Its estimate then settles around v_pi with a
-    bias of order alpha, since the value a step bootstraps from was just updated from a correlated state.
+    bias of order alpha, since the value a step bootstraps from was just updated from a correlated state
+    (``fastrl tabular gridworld`` measures it: profiles/tabular/gridworld-prediction.json).
     ``online=False`` sums each episode's increments, computed with the values the episode started with, and
     applies them when it ends (Sutton 1988's setting): for a small enough constant alpha the mean of V then
     converges to v_pi itself, which is what the test checks.

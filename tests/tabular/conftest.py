@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from scipy import stats
+
+from fastrl.tabular.intervals import sampling_tolerance
 
 #: the chance that a correct method fails one such check (split over its states, Bonferroni)
 FAMILY_ERROR = 1e-3
@@ -17,10 +18,8 @@ def assert_within_sampling_error(estimates: torch.Tensor, exact: torch.Tensor, l
     states. Only the run count sets the tolerance; an estimator that is biased by more than its sampling
     error at this run count fails."""
     runs = estimates.shape[0]
-    sd = estimates.std(0)
-    estimated = sd > 0
-    t = stats.t.ppf(1 - FAMILY_ERROR / (2 * int(estimated.sum())), df=runs - 1)
-    tolerance = t * sd / runs**0.5
+    estimated = estimates.std(0) > 0
+    tolerance = sampling_tolerance(estimates, FAMILY_ERROR)
     error = (estimates.mean(0) - exact).abs()
     worst = int(torch.where(estimated, error / tolerance, 0).argmax())
     assert bool((error[estimated] <= tolerance[estimated]).all()), (

@@ -8,13 +8,13 @@ import torch
 
 from fastrl.tabular.cliff import (
     CliffSettings,
-    difference_of_means,
     greedy_path,
     optimal_path,
     path_kind,
     run_method,
 )
 from fastrl.tabular.grids import cliff_walking
+from fastrl.tabular.intervals import difference_of_means
 from fastrl.tabular.td import td_control
 
 
