@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fastrl.tabular.dp import value_iteration
+from fastrl.tabular.dp import action_values, value_iteration
 from fastrl.tabular.mdp import TabularMDP
 from fastrl.tabular.td import ControlResult, td_control
 from fastrl.tabular.threads import on_one_thread
@@ -94,4 +94,4 @@ def path_kind(mdp: TabularMDP, path: list[int], optimal: list[int]) -> str:
 def optimal_path(mdp: TabularMDP, gamma: float) -> list[int]:
     """The greedy path of the optimal action values, found by value iteration."""
     _, v_star, _ = value_iteration(mdp, gamma)
-    return greedy_path(mdp, mdp.rewards + gamma * mdp.transitions @ v_star)
+    return greedy_path(mdp, action_values(mdp, v_star, gamma))

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from fastrl.tabular.mdp import TabularMDP
 
@@ -25,12 +26,13 @@ def plot_cliff(mdp: TabularMDP, curves: dict[str, tuple[np.ndarray, np.ndarray, 
 
     rows, columns = mdp.grid_shape
     fig, (grid, returns) = plt.subplots(2, 1, figsize=(7.5, 7), gridspec_kw={"height_ratios": [1, 2]})
-    cliff = (mdp.rewards == mdp.rewards.min()).any(-1).numpy() & (mdp.start == 0).numpy()
+    # the cliff: the cells no move from another cell enters, the start aside
+    moves_between = mdp.transitions.sum(1) * (1 - torch.eye(mdp.num_states, dtype=mdp.transitions.dtype))
+    never_entered = (moves_between == 0).all(0) & (mdp.start == 0)
     grid.imshow(np.zeros((rows, columns)), cmap="Greys", vmin=0, vmax=1)
-    for s in range(mdp.num_states):
+    for s in never_entered.nonzero().squeeze(1).tolist():
         row, column = mdp.cell(s)
-        if row == rows - 1 and cliff[s]:  # the cliff's own cells: the bottom row between start and goal
-            grid.add_patch(plt.Rectangle((column - 0.5, row - 0.5), 1, 1, color="0.6"))
+        grid.add_patch(plt.Rectangle((column - 0.5, row - 0.5), 1, 1, color="0.6"))
     start, goal = mdp.cell(int(mdp.start.argmax())), mdp.cell(int(mdp.terminal.nonzero()[0, 0]))
     for (row, column), label in ((start, "S"), (goal, "G")):
         grid.text(column, row, label, ha="center", va="center", fontsize=12, weight="bold")

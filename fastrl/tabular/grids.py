@@ -7,6 +7,8 @@ two cannot differ in how a move is made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from fastrl.tabular.mdp import TabularMDP
@@ -15,8 +17,8 @@ from fastrl.tabular.mdp import TabularMDP
 MOVES = {"up": (-1, 0), "down": (1, 0), "right": (0, 1), "left": (0, -1)}
 
 
-def grid_mdp(name: str, rows: int, columns: int, *, terminal: list[tuple[int, int]],
-             start: list[tuple[int, int]], step_reward: float = -1.0, cliff: list[tuple[int, int]] = (),
+def grid_mdp(name: str, rows: int, columns: int, *, terminal: Sequence[tuple[int, int]],
+             start: Sequence[tuple[int, int]], step_reward: float = -1.0, cliff: Sequence[tuple[int, int]] = (),
              cliff_reward: float = -100.0) -> TabularMDP:
     """A deterministic grid: every move costs ``step_reward``; a move into a ``cliff`` cell costs
     ``cliff_reward`` and sends the agent to the (single) start cell instead; ``start`` cells are equally
