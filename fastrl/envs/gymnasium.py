@@ -12,6 +12,8 @@ C++ engines (e.g. 1..30 no-ops instead of 0..29). Episodic life is done here as 
 on a life loss, the game goes on; reward clipping too, so that the full-game return stays raw.
 
 gymnasium returns fresh arrays each step (``copy=True``), so on the CPU they are handed over without a copy.
+One env in sync mode runs as ``OneEnv``: stepped in the caller's thread without ``SyncVectorEnv``, whose
+per-step concatenation and deep copies cost more than a classic-control env's own step.
 """
 
 from __future__ import annotations
@@ -78,6 +80,50 @@ def _atari_setup(game: str, o: AtariOptions, where: str):
     return f"ALE/{game}-v5", kwargs, wrappers
 
 
+class OneEnv:
+    """One gymnasium env as a vector env of one, with ``SyncVectorEnv``'s next-step autoreset (the step after
+    an episode's end resets it: the reset observation, reward 0, no flags) and its seeding (``reset(seed=s)``
+    seeds the env with s). Each observation is copied, as ``SyncVectorEnv`` copies them: an env may reuse
+    its own buffer."""
+
+    num_envs = 1
+
+    def __init__(self, env_id: str, kwargs: dict, wrappers):
+        env = gymnasium.make(env_id, **kwargs)
+        for wrap in wrappers or ():
+            env = wrap(env)
+        self.env = env
+        self.single_observation_space, self.single_action_space = env.observation_space, env.action_space
+        self._ended = False
+
+    def reset(self, seed: int | None = None):
+        obs, info = self.env.reset(seed=seed)
+        self._ended = False
+        return self._batch(obs), self._infos(info)
+
+    def step(self, actions: np.ndarray):
+        if self._ended:
+            obs, info = self.env.reset()
+            reward, terminated, truncated = 0.0, False, False
+        else:
+            obs, reward, terminated, truncated, info = self.env.step(actions[0])
+        self._ended = terminated or truncated
+        return (self._batch(obs), np.array([reward], dtype=np.float64), np.array([terminated]),
+                np.array([truncated]), self._infos(info))
+
+    @staticmethod
+    def _batch(obs) -> np.ndarray:
+        return np.array(obs)[None]
+
+    @staticmethod
+    def _infos(info: dict) -> dict:
+        """The scalar entries as arrays of one (``lives`` for Atari), as ``SyncVectorEnv`` gathers them."""
+        return {key: np.array([value]) for key, value in info.items() if np.isscalar(value)}
+
+    def close(self) -> None:
+        self.env.close()
+
+
 class GymnasiumVecEnv(HostEngineVecEnv):
     backend = "gymnasium"
 
@@ -104,9 +150,12 @@ class GymnasiumVecEnv(HostEngineVecEnv):
         self._atari = game is not None
         self.env_id, self.num_envs, self.batch_size, self.device = env_id, num_envs, num_envs, device
         self._seed = seed
-        self._vec = gymnasium.make_vec(gym_id, num_envs, vectorization_mode=vectorization,
-                                       vector_kwargs={"autoreset_mode": AutoresetMode.NEXT_STEP},
-                                       wrappers=wrappers, **kwargs)
+        if num_envs == 1 and vectorization == "sync":
+            self._vec = OneEnv(gym_id, kwargs, wrappers)
+        else:
+            self._vec = gymnasium.make_vec(gym_id, num_envs, vectorization_mode=vectorization,
+                                           vector_kwargs={"autoreset_mode": AutoresetMode.NEXT_STEP},
+                                           wrappers=wrappers, **kwargs)
         self.single_observation_space = self._vec.single_observation_space
         self.single_action_space = self._vec.single_action_space
         for kind, space in (("observation", self.single_observation_space), ("action", self.single_action_space)):
