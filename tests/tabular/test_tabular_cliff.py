@@ -13,8 +13,10 @@ from fastrl.tabular.cliff import (
     path_kind,
     run_method,
 )
+from fastrl.tabular.env import TabularEnv
 from fastrl.tabular.grids import cliff_walking
 from fastrl.tabular.intervals import difference_of_means
+from fastrl.tabular.policies import epsilon_greedy, epsilon_greedy_probabilities
 from fastrl.tabular.td import td_control
 
 
@@ -55,3 +57,43 @@ def test_an_unknown_method_and_bad_settings_are_refused():
         CliffSettings(epsilon=1.5)
     with pytest.raises(ValueError, match="runs -3: expected a positive count"):
         CliffSettings(runs=-3)
+
+
+@pytest.mark.parametrize("method", ["sarsa", "q-learning", "expected-sarsa"])
+def test_batched_control_is_the_books_loop_of_one_run(method):
+    """One run replayed by the book's pseudocode, a plain loop of scalars over the same random stream: the
+    batched update produces the same Q and the same episode returns."""
+    mdp, alpha, epsilon, gamma, episodes = cliff_walking(), 0.5, 0.1, 1.0, 3
+    result = td_control(mdp, method, gamma, alpha, epsilon, runs=1, episodes=episodes,
+                        generator=torch.Generator().manual_seed(7))
+    generator = torch.Generator().manual_seed(7)
+    env = TabularEnv(mdp, generator)
+    Q = torch.zeros(mdp.num_states, mdp.num_actions, dtype=torch.float64)
+
+    def choose(s: int) -> int:
+        return int(epsilon_greedy(Q[s].unsqueeze(0), epsilon, generator))
+
+    returns = []
+    S = int(env.reset(1))
+    A = choose(S)
+    for _ in range(episodes):
+        total, done = 0.0, False
+        while not done:
+            S_next, R, done = (x.item() for x in env.step(torch.tensor([S]), torch.tensor([A])))
+            if method == "sarsa":
+                A_next = choose(S_next)
+                target = R + gamma * Q[S_next, A_next]
+            elif method == "q-learning":
+                target = R + gamma * Q[S_next].max()
+            else:
+                target = R + gamma * (epsilon_greedy_probabilities(Q[S_next], epsilon) * Q[S_next]).sum()
+            Q[S, A] += alpha * (target - Q[S, A])
+            total += R
+            if done:
+                S_next = int(env.reset(1))
+            if method != "sarsa" or done:
+                A_next = choose(S_next)
+            S, A = S_next, A_next
+        returns.append(total)
+    assert torch.equal(result.Q[0], Q)
+    assert result.episode_returns[0].tolist() == returns
