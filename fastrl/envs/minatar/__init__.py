@@ -10,6 +10,13 @@ Each game is the package's rules on batched state (``breakout.py`` etc.; ``game.
 order and sticky actions, ``draws.py`` the random draws). ``tests/envs/test_minatar_parity.py`` steps each
 game beside the package with the same actions and the same random draws and compares every observation,
 reward and termination.
+
+Differences from the package, none in the rules: the randomness is torch's (one table of 24-bit draws per step,
+``draws.py``, instead of numpy's 53-bit ``rand``), so a game's outcome probabilities differ from the package's
+by at most 2**-24 and the same seed does not give the package's games; Freeway takes one draw per car where the
+package takes two; Seaquest holds its things in fixed rings whose sizes the rules bound (``seaquest.py``). The
+batch runs as torch ops on one device, so on the CPU it pays off at thousands of envs, not at one
+(``fastrl bench envs``: profiles/*/envs-minatar.json).
 """
 
 from __future__ import annotations

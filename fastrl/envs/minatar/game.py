@@ -1,6 +1,6 @@
 """What the five MinAtar games share: options, action sets, sticky actions, the step's order, drawing the board.
 
-A game subclass allocates its state as [num_envs] tensors in ``_allocate`` (its options are this class's, so
+A game subclass allocates its state as batched tensors in ``_allocate`` (its options are this class's, so
 ``make_native`` finds them in one signature) and fills in three batched steps: ``_advance`` (one
 step of the original's ``act`` for every env), ``_start`` (a new game where a mask is set) and ``_render``
 (the boolean board). ``MinAtarGame.step`` runs them in the order the ``minatar`` package does: map the agent's
