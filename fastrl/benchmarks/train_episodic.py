@@ -13,10 +13,11 @@ Three measurements of ``--seconds`` each, on the preset's envs (their count and 
    of ``batch_unrolls`` unrolls of random play, as the env-step rate it allows (the batch's env steps ÷ its
    time); its actors step their envs in other processes meanwhile, so its end-to-end rate may pass the serial
    bound, up to min(env-only x actors, learner-only) on enough cores;
-3. **end-to-end**: the training loop (``fastrl.runner.train``) over the preset's own budget in six log rows:
-   its median env steps/s over the rows after the first, and its per-stage ms (env, act, store, update). Its
-   rate changes as the policy learns (longer episodes: fewer updates per env step; NFQ: a larger D), so the
-   whole run is measured, not a window of ``--seconds``.
+3. **end-to-end**: the training loop (``fastrl.runner.train``) in six log rows: its median env steps/s over
+   the rows after the first, and its per-stage ms. REINFORCE and NFQ: over the preset's own budget, since
+   their rate changes as the policy learns (longer episodes: fewer updates per env step; NFQ: a larger D).
+   IMPALA: over about ``--seconds`` at the slower of the two other rates, as PPO's (its per-update cost is
+   fixed).
 
 For REINFORCE, as for the other learners, ``ratio_vs_bound`` = end-to-end ÷ min(env-only, learner-only), and
 since the loop steps and then learns (nothing overlapped), ``ratio_vs_serial`` = end-to-end ÷ (1 ÷ (1 ÷
@@ -58,7 +59,9 @@ def measure_episodic(bench: TrainBenchConfig, name: str) -> list[dict]:
         finally:
             envs.close()
         per_step = config.env.num_envs
-        interval = max(per_step, config.total_env_steps // 6 // per_step * per_step)
+        steps = (bench.seconds * min(env_sps, learner_rate) if config.algo == "impala"
+                 else config.total_env_steps)
+        interval = max(per_step, int(steps / 6) // per_step * per_step)
         end_to_end, stage_ms = loop_rate(config, interval, interval, 6 * interval, algorithm(config.algo).stages)
     finally:
         torch.set_num_threads(threads_before)
