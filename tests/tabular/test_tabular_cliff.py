@@ -44,7 +44,7 @@ def test_expected_sarsa_without_exploration_is_q_learning():
     """With epsilon = 0 the expected value of Q(S', .) under the greedy policy is max_a Q(S', a), and both
     choose their next action from the updated Q: the same updates from the same random stream."""
     mdp = cliff_walking()
-    results = [td_control(mdp, method, 1.0, 0.5, 0.0, runs=4, episodes=20, generator=torch.Generator().manual_seed(0))
+    results = [td_control(mdp, method, 1.0, 0.5, 0.0, runs=4, episodes=5, generator=torch.Generator().manual_seed(0))
                for method in ("expected-sarsa", "q-learning")]
     assert torch.equal(results[0].Q, results[1].Q)
     assert torch.equal(results[0].episode_returns, results[1].episode_returns)
