@@ -109,3 +109,26 @@ def test_bad_input_is_refused_in_one_line():
     with pytest.raises(ValueError, match="unknown native env 'MinAtar/Breakout-v2'.*MinAtar/Breakout-v1"):
         make_env("MinAtar/Breakout-v2", 2, backend="native")
     env.step(np.array([0, 1, 2], dtype=np.uint8))  # the env goes on after refusals
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", GAMES)
+def test_cuda_plays_the_same_games_as_the_cpu_from_the_same_draws(name):
+    """The same draws (fed to both) and actions give the same boards, rewards and ends on CUDA as on the CPU."""
+    n, env_id = 512, f"MinAtar/{name}-v1"
+    cpu = make_env(env_id, n, backend="native", device="cpu")
+    cuda = make_env(env_id, n, backend="native", device="cuda")
+    rng = torch.Generator().manual_seed(0)
+    rows = cpu.game.draws.values.shape[0]
+    for step in range(300):
+        draws = torch.randint(0, 1 << 24, (rows, n), generator=rng)
+        cpu.game.draws.feed(draws)
+        cuda.game.draws.feed(draws)
+        if step == 0:
+            assert torch.equal(cpu.reset(), cuda.reset().cpu())
+            continue
+        actions = torch.randint(0, cpu.single_action_space.n, (n,), generator=rng)
+        a, b = cpu.step(actions), cuda.step(actions.cuda())
+        assert b.obs.device.type == "cuda"
+        for x, y in ((a.obs, b.obs), (a.reward, b.reward), (a.terminated, b.terminated)):
+            assert torch.equal(x, y.cpu()), (name, step)
