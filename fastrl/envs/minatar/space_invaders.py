@@ -8,7 +8,7 @@ alien, alien moving left, alien moving right, cannon bullet, alien bullet. No ra
 action.
 
 The aliens and both kinds of bullets are maps, as in the original (which rolls numpy maps), kept as ten
-10-bit rows per env ([10, num_envs] int64, bit i is column i): a sideways march is a shift, a step down a
+10-bit rows per env ([10, num_envs] int16, bit i is column i): a sideways march is a shift, a step down a
 roll of the rows, and counting, hit tests and the alien nearest the cannon are table lookups; the batch is the
 inner dimension, so every op runs over long contiguous rows.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import FIRE, LEFT, RIGHT, MinAtarGame, lookup, row_bits_table
+from fastrl.envs.minatar.game import FIRE, LEFT, RIGHT, MinAtarGame, blend_, lookup, row_bits_table
 
 SHOT_COOL_DOWN = 5
 ALIEN_MOVE_INTERVAL = 12
@@ -37,36 +37,39 @@ class SpaceInvaders(MinAtarGame):
 
     def _allocate(self, num_envs: int, device: torch.device) -> None:
         long = dict(dtype=torch.int64, device=device)
+        rows = dict(dtype=torch.int16, device=device)  # 10-bit rows: int16 keeps the ops small
         flag = dict(dtype=torch.bool, device=device)
-        self.pos, self.alien_dir, self.move_interval, self.alien_count = (
-            torch.zeros(num_envs, **long) for _ in range(4))
+        self.pos = torch.zeros(num_envs, **rows)
+        self.alien_dir, self.move_interval, self.alien_count = (torch.zeros(num_envs, **long) for _ in range(3))
         self.move_timer, self.alien_shot_timer, self.shot_timer, self.ramp_index = (
             torch.zeros(num_envs, **long) for _ in range(4))
-        self.aliens, self.bullets, self.alien_bullets = (torch.zeros(10, num_envs, **long) for _ in range(3))
-        self._wave = torch.tensor([WAVE_ROW] * 4 + [0] * 6, **long)[:, None]
-        self._move = lookup([0, -1, 0, 1, 0, 0], device)
+        self.aliens, self.bullets, self.alien_bullets = (torch.zeros(10, num_envs, **rows) for _ in range(3))
+        self._wave = torch.tensor([WAVE_ROW] * 4 + [0] * 6, **rows)[:, None]
+        self._move = lookup([0, -1, 0, 1, 0, 0], device).to(torch.int16)
         self._row_bits = row_bits_table(device)
         self._ones = row_bits_table(device).sum(dim=1)  # aliens in a row, by its mask
-        self._nearest = nearest_column_table(device)
-        self._row_numbers = torch.arange(1, 11, **long)[:, None]
-        self._shifted, self._moved, self._scratch = (torch.zeros(10, num_envs, **long) for _ in range(3))
+        self._nearest = nearest_column_table(device).to(torch.int16)
+        self._row_numbers = torch.arange(1, 11, **rows)[:, None]
+        self._shifted, self._moved, self._scratch = (torch.zeros(10, num_envs, **rows) for _ in range(3))
         self._counts = torch.zeros(10 * num_envs, **long)
-        self._occupied, self._bit, self._column, self._row, self._cell, self._index = (
-            torch.zeros(num_envs, **long) for _ in range(6))
+        self._masks = torch.zeros(10 * num_envs, dtype=torch.int32, device=device)
+        self._occupied, self._bit, self._column, self._row, self._step = (
+            torch.zeros(num_envs, **rows) for _ in range(5))
+        self._cell, self._index = torch.zeros(num_envs, **long), torch.zeros(num_envs, **long)
         self._fire, self._move_now, self._turn, self._flag = (torch.zeros(num_envs, **flag) for _ in range(4))
         self._env_index = torch.arange(num_envs, **long)
         self._points = torch.zeros(num_envs, **long)
         self._bottom_row = torch.full((num_envs,), 9, **long)
         self._cells = torch.zeros(10 * num_envs, 10, **flag)
-        self._by_env = torch.zeros(num_envs, 10, **long)
+        self._by_env = torch.zeros(num_envs, 10, dtype=torch.int32, device=device)
 
     def _advance(self, action, reward, terminated) -> None:
         pos, fire = self.pos, self._fire
         # The cannon fires (into the bottom row, empty at this point) or moves.
         torch.eq(action, FIRE, out=fire).logical_and_(self.shot_timer == 0)
         self.set_where(self.shot_timer, fire, SHOT_COOL_DOWN)
-        pos.add_(torch.index_select(self._move, 0, action, out=self._index)).clamp_(0, 9)
-        self.bullets[9].bitwise_or_(torch.bitwise_left_shift(fire.long(), pos, out=self._bit))
+        pos.add_(torch.index_select(self._move, 0, action, out=self._step)).clamp_(0, 9)
+        self.bullets[9].bitwise_or_(torch.bitwise_left_shift(fire.to(torch.int16), pos, out=self._bit))
         # Bullets fly one row: the cannon's up, the aliens' down.
         self._shifted.copy_(self.bullets)
         self.bullets[:9].copy_(self._shifted[1:])
@@ -94,12 +97,12 @@ class SpaceInvaders(MinAtarGame):
             ramp = cleared & (self.move_interval > FASTEST_MOVE_INTERVAL)
             self.move_interval.sub_(ramp.long())
             self.ramp_index.add_(ramp.long())
-        torch.where(cleared, self._wave, self.aliens, out=self.aliens)
+        blend_(self.aliens, cleared, self._wave)
         self.set_where(self.alien_count, cleared, WAVE_SIZE)
 
     def _count(self, rows: torch.Tensor) -> torch.Tensor:
         """Set cells per env of [10, num_envs] rows."""
-        torch.index_select(self._ones, 0, rows.view(-1), out=self._counts)
+        torch.index_select(self._ones, 0, self._masks.copy_(rows.view(-1)), out=self._counts)
         return self._counts.view(10, -1).sum(dim=0)
 
     def _cannon_hit(self, rows: torch.Tensor, terminated: torch.Tensor) -> None:
@@ -133,9 +136,9 @@ class SpaceInvaders(MinAtarGame):
         self._shifted[0].copy_(aliens[9])
         torch.bitwise_right_shift(aliens, 1, out=self._scratch)
         torch.bitwise_left_shift(aliens, 1, out=self._moved)
-        torch.where(left, self._scratch, self._moved, out=self._moved)  # the walls never let it wrap
-        torch.where(sideways, self._moved, aliens, out=aliens)
-        torch.where(turn, self._shifted, aliens, out=aliens)
+        blend_(self._moved, left, self._scratch)  # the walls never let it wrap
+        blend_(aliens, sideways, self._moved)
+        blend_(aliens, turn, self._shifted)
         self._cannon_hit(aliens, terminated)
 
     def _alien_shot(self) -> None:
@@ -148,15 +151,15 @@ class SpaceInvaders(MinAtarGame):
         torch.bitwise_right_shift(self.aliens, self._column, out=self._scratch).bitwise_and_(1)
         torch.amax(self._scratch.mul_(self._row_numbers), dim=0, out=self._row)  # 1 + the lowest row
         torch.sub(self._row, 1, out=self._cell).clamp_(min=0).mul_(self.num_envs).add_(self._env_index)
-        torch.bitwise_left_shift(shoot.long(), self._column, out=self._bit)
+        torch.bitwise_left_shift(shoot.to(torch.int16), self._column, out=self._bit)
         flat = self.alien_bullets.view(-1)
         flat.index_put_((self._cell,), flat.index_select(0, self._cell).bitwise_or_(self._bit))
 
     def _start(self, mask) -> None:
         self.set_where(self.pos, mask, 5)
         for rows in (self.bullets, self.alien_bullets):
-            self.set_where(rows, mask, 0)
-        torch.where(mask, self._wave, self.aliens, out=self.aliens)
+            blend_(rows, mask, 0)
+        blend_(self.aliens, mask, self._wave)
         for value, start in ((self.alien_count, WAVE_SIZE), (self.alien_dir, -1),
                              (self.move_interval, ALIEN_MOVE_INTERVAL), (self.move_timer, ALIEN_MOVE_INTERVAL),
                              (self.alien_shot_timer, ALIEN_SHOT_INTERVAL), (self.ramp_index, 0),
