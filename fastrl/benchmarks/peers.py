@@ -56,9 +56,11 @@ _MEASURED = {"tensorboard": False, "progress": False, "eval_interval": 0, "check
 def _dqn_cartpole_at_sb3() -> RunConfig:
     """SB3's DQN defaults (stable_baselines3.dqn.DQN): 1 env, MLP 64x64, Adam 1e-4, batch 32, an update every
     4 env steps, a hard target copy every 10,000 env steps (2,500 updates), learning start 100, ε 1 -> 0.05
-    over 10% of the run (taken here as 10k steps), Huber loss, gradient norm 10, 1M replay."""
+    over 10% of the run (taken here as 10k steps), Huber loss, gradient norm 10, 1M replay. The env is the one
+    SB3 steps, gymnasium's CartPole, in the learner's thread (the gymnasium backend's one-env engine): the
+    ratio is the two frameworks' own cost."""
     return RunConfig(
-        algo="dqn", env=EnvConfig(id="CartPole-v1", num_envs=1, backend="envpool"),
+        algo="dqn", env=EnvConfig(id="CartPole-v1", num_envs=1, backend="gymnasium"),
         replay=ReplayConfig(capacity=1_000_000),
         dqn=DQNConfig(gamma=0.99, batch_size=32, replay_ratio=0.25, learning_starts=100, loss="huber",
                       optimizer="adam", lr=1e-4, optim_eps=1e-8, max_grad_norm=10.0, target_update="hard",

@@ -97,3 +97,20 @@ def test_bad_input_gets_one_line(change, message):
     change(inputs)
     with pytest.raises(ValueError, match=message):
         step("numba", inputs, {})
+
+
+def test_a_bound_network_steps_as_the_function_and_still_checks_each_batch():
+    bound_inputs, free_inputs = make_inputs(16, (4, 24, 3), "cpu"), make_inputs(16, (4, 24, 3), "cpu")
+    bound = mlp_q.BoundNetwork(*(bound_inputs[k] for k in ARGS[:6]))
+    options = {"double": True, "loss": "huber", "huber_kappa": 1.0, "lr": 3e-3, "betas": (0.9, 0.999),
+               "eps": 1e-8, "max_grad_norm": 10.0}
+    got = bound.update(*(bound_inputs[k] for k in ARGS[6:]), **options)
+    want = step("numba", free_inputs, {"max_grad_norm": 10.0})
+    assert got[:3] == want[:3] and torch.equal(bound_inputs["params"], free_inputs["params"])
+    assert torch.equal(bound.greedy(bound_inputs["obs"]), mlp_q.greedy(free_inputs["params"], (4, 24, 3),
+                                                                        free_inputs["obs"]))
+    with pytest.raises(ValueError, match="next_obs has shape"):
+        bound.update(*(bound_inputs[k] for k in ARGS[6:10]), bound_inputs["next_obs"][:3], None, **options)
+    with pytest.raises(ValueError, match="exp_avg has shape"):
+        mlp_q.BoundNetwork(*(bound_inputs[k] for k in ARGS[:2]), bound_inputs["exp_avg"][:5],
+                           *(bound_inputs[k] for k in ARGS[3:6]))

@@ -71,15 +71,17 @@ class FusedMLPQ:
             state.update(step=self.step[index], exp_avg=self.exp_avg[span].view_as(p),
                          exp_avg_sq=self.exp_avg_sq[span].view_as(p))
             offset += p.numel()
+        self.network = mlp_q.BoundNetwork(self.params, self.target, self.exp_avg, self.exp_avg_sq, self.step,
+                                          self.dims)
 
     def greedy(self, obs: torch.Tensor) -> torch.Tensor:
-        return mlp_q.greedy(self.params, self.dims, obs)
+        return self.network.greedy(obs)
 
     def update(self, batch, config, lr: float) -> tuple[float, float, float, torch.Tensor]:
         """One gradient step (``config``: the ``DQNConfig``); (loss, mean Q(s, a), grad norm, |td|)."""
         group = self.optimizer.param_groups[0]
         group["lr"] = lr
-        return mlp_q.update(self.params, self.target, self.exp_avg, self.exp_avg_sq, self.step, self.dims,
-                            batch.obs, batch.action, batch.reward, batch.discount, batch.next_obs, batch.weights,
-                            double=config.double, loss=config.loss, huber_kappa=config.huber_kappa, lr=lr,
-                            betas=group["betas"], eps=group["eps"], max_grad_norm=config.max_grad_norm)
+        return self.network.update(batch.obs, batch.action, batch.reward, batch.discount, batch.next_obs,
+                                   batch.weights, double=config.double, loss=config.loss,
+                                   huber_kappa=config.huber_kappa, lr=lr, betas=group["betas"], eps=group["eps"],
+                                   max_grad_norm=config.max_grad_norm)

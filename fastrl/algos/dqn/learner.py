@@ -105,7 +105,6 @@ class DQN:
             return out
         return (out.softmax(dim=-1) * self.support).sum(dim=-1)
 
-    @torch.no_grad()
     def act(self, obs: torch.Tensor, epsilon: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """ε-greedy actions [N] int64 on the device: a uniform action with probability ε, else argmax Q.
 
@@ -114,7 +113,11 @@ class DQN:
         n = obs.shape[0]
         generator = generator or self.generator
         obs = obs.to(self.device, non_blocking=True)
-        greedy = self.fused.greedy(obs) if self.fused else self.q_values(obs).argmax(dim=1)
+        if self.fused:
+            greedy = self.fused.greedy(obs)
+        else:
+            with torch.no_grad():
+                greedy = self.q_values(obs).argmax(dim=1)
         uniform = torch.randint(0, self.actions, (n,), generator=generator, device=self.device)
         explore = torch.rand(n, generator=generator, device=self.device) < epsilon
         return torch.where(explore, uniform, greedy)

@@ -44,19 +44,8 @@ def update(params: torch.Tensor, target: torch.Tensor, exp_avg: torch.Tensor, ex
     Returns (loss, mean Q(s, a) over the batch, the gradient's global norm before clipping, |td| [B] float32).
     """
     _check_network(dims, params=params, target=target, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
-    if step.dim() != 1 or len(step) < 1 or step.dtype != torch.float32:
-        raise ValueError(f"mlp_q.update: step has shape {tuple(step.shape)} and dtype {step.dtype}; expected "
-                         f"[n] float32 (Adam's step count per parameter tensor)")
-    batch = obs.shape[0]
-    _check_rows("obs", obs, dims[0])
-    _check_rows("next_obs", next_obs, dims[0], batch)
-    for name, tensor in (("action", action), ("reward", reward), ("discount", discount), ("weights", weights)):
-        if tensor is not None and tuple(tensor.shape) != (batch,):
-            raise ValueError(f"mlp_q.update: {name} has shape {tuple(tensor.shape)}; expected ({batch},)")
-    if action.dtype != torch.int64:
-        raise ValueError(f"mlp_q.update: action has dtype {action.dtype}; expected torch.int64")
-    if loss not in LOSSES:
-        raise ValueError(f"mlp_q.update: loss={loss!r}; expected one of {LOSSES}")
+    _check_step(step)
+    _check_batch(dims, obs, action, reward, discount, next_obs, weights, loss)
     impl = _registry.dispatch(OP_UPDATE, "update", params.device, backend)
     return impl(params, target, exp_avg, exp_avg_sq, step, dims, obs, action, reward.float(), discount.float(),
                 next_obs, None if weights is None else weights.float(), double=double, loss=loss,
@@ -70,6 +59,51 @@ def greedy(params: torch.Tensor, dims: tuple[int, ...], obs: torch.Tensor, *,
     _check_network(dims, params=params)
     _check_rows("obs", obs, dims[0])
     return _registry.dispatch(OP_GREEDY, "greedy", params.device, backend)(params, dims, obs)
+
+
+class BoundNetwork:
+    """``update`` and ``greedy`` on one network's buffers, checked and dispatched once.
+
+    A learner calls these every env step, where checking the four parameter-sized buffers and choosing the
+    backend again would cost more than the greedy kernel itself; each call still checks its batch."""
+
+    def __init__(self, params: torch.Tensor, target: torch.Tensor, exp_avg: torch.Tensor,
+                 exp_avg_sq: torch.Tensor, step: torch.Tensor, dims: tuple[int, ...], *, backend: str | None = None):
+        _check_network(dims, params=params, target=target, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
+        _check_step(step)
+        self.buffers, self.dims = (params, target, exp_avg, exp_avg_sq, step), dims
+        self._update = _registry.dispatch(OP_UPDATE, "update", params.device, backend)
+        self._greedy = _registry.dispatch(OP_GREEDY, "greedy", params.device, backend)
+
+    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
+        """As ``greedy`` of this module."""
+        _check_rows("obs", obs, self.dims[0])
+        return self._greedy(self.buffers[0], self.dims, obs)
+
+    def update(self, obs, action, reward, discount, next_obs, weights=None, **options):
+        """As ``update`` of this module, on the bound buffers (``options``: its keyword arguments, all given)."""
+        _check_batch(self.dims, obs, action, reward, discount, next_obs, weights, options["loss"])
+        return self._update(*self.buffers, self.dims, obs, action, reward.float(), discount.float(), next_obs,
+                            None if weights is None else weights.float(), **options)
+
+
+def _check_step(step: torch.Tensor) -> None:
+    if step.dim() != 1 or len(step) < 1 or step.dtype != torch.float32:
+        raise ValueError(f"mlp_q.update: step has shape {tuple(step.shape)} and dtype {step.dtype}; expected "
+                         f"[n] float32 (Adam's step count per parameter tensor)")
+
+
+def _check_batch(dims, obs, action, reward, discount, next_obs, weights, loss) -> None:
+    batch = obs.shape[0]
+    _check_rows("obs", obs, dims[0])
+    _check_rows("next_obs", next_obs, dims[0], batch)
+    for name, tensor in (("action", action), ("reward", reward), ("discount", discount), ("weights", weights)):
+        if tensor is not None and tuple(tensor.shape) != (batch,):
+            raise ValueError(f"mlp_q.update: {name} has shape {tuple(tensor.shape)}; expected ({batch},)")
+    if action.dtype != torch.int64:
+        raise ValueError(f"mlp_q.update: action has dtype {action.dtype}; expected torch.int64")
+    if loss not in LOSSES:
+        raise ValueError(f"mlp_q.update: loss={loss!r}; expected one of {LOSSES}")
 
 
 def _check_network(dims: tuple[int, ...], **buffers: torch.Tensor) -> None:
