@@ -75,17 +75,18 @@ def test_difficulty_ramping_can_be_switched_off():
         assert (env.game.spawn_speed == 10).all() and (env.game.ramp_index == 0).all()
 
 
-def test_state_dict_continues_the_same_games():
-    env = make_env("MinAtar/Seaquest-v1", 16, backend="native", seed=2)
+@pytest.mark.parametrize("name", GAMES)
+def test_state_dict_continues_the_same_games(name):
+    env = make_env(f"MinAtar/{name}-v1", 16, backend="native", seed=2)
     env.reset()
-    actions = torch.randint(0, 6, (60, 16), generator=torch.Generator().manual_seed(1))
+    actions = torch.randint(0, env.single_action_space.n, (60, 16), generator=torch.Generator().manual_seed(1))
     for step_actions in actions[:30]:
         env.step(step_actions)
     state = {k: v if not isinstance(v, dict) else {n: t.clone() for n, t in v.items()}
              for k, v in env.state_dict().items()}
     state["generator"] = state["generator"].clone()
     later = [env.step(a).obs.clone() for a in actions[30:]]
-    again = make_env("MinAtar/Seaquest-v1", 16, backend="native", seed=9)
+    again = make_env(f"MinAtar/{name}-v1", 16, backend="native", seed=9)
     again.reset()
     again.load_state_dict(state)
     assert all(torch.equal(again.step(a).obs, frame) for a, frame in zip(actions[30:], later, strict=True))
