@@ -62,13 +62,12 @@ class TableRandom:
         return rows if derive is None else derive(rows)
 
     def rand(self, *size):
-        real = (self._draws(int(np.prod(size)) if size else 1) + 0.5) / minatar_draws.SPAN
+        real = minatar_draws.as_real(self._draws(int(np.prod(size)) if size else 1))
         return real.reshape(size) if size else float(real[0])
 
     def randint(self, low, high=None, size=None):
         low, high = (0, low) if high is None else (low, high)
-        u = self._draws(size or 1)
-        values = low + (((2 * u + 1) * (high - low)) >> (minatar_draws.BITS + 1))
+        values = low + minatar_draws.integers_of(self._draws(size or 1), high - low)
         return values if size is not None else int(values[0])
 
 

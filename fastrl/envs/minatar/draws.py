@@ -31,13 +31,14 @@ def threshold(probability: float) -> int:
     return math.ceil(probability * SPAN - 0.5)
 
 
-def as_real(u: int) -> float:
-    """The real number in (0, 1) that the draw ``u`` stands for (exact in float64)."""
+def as_real(u):
+    """The real number in (0, 1) that the draw ``u`` (an int or an integer array) stands for, exact in float64."""
     return (u + 0.5) / SPAN
 
 
-def integers_of(u: int, n: int) -> int:
-    """``floor(as_real(u) * n)``: the integer in [0, n) that ``randint(n)`` gives for the draw ``u``."""
+def integers_of(u, n: int):
+    """``floor(as_real(u) * n)``: the integer in [0, n) that ``randint(n)`` gives for the draw ``u`` (an int or
+    an integer array); ``Draws.integers`` computes the same on tensors."""
     return ((2 * u + 1) * n) >> (BITS + 1)
 
 
