@@ -83,3 +83,13 @@ def test_a_non_finite_gradient_norm_stops_the_run_naming_the_step(tmp_path):
             run._check_finite({"loss": 0.5, "grad_norm": float("inf")})
     finally:
         run.close()
+
+
+def test_a_norm_noted_from_elsewhere_keeps_the_peak_and_a_nan_sticks():
+    peak = GradNormPeak("cpu")
+    for norm in (2.0, 7.0, 3.0):
+        peak.note(norm)
+    assert peak.take() == 7.0
+    for norm in (1.0, float("nan"), 9.0):
+        peak.note(norm)
+    assert math.isnan(peak.take())
