@@ -147,23 +147,24 @@ class AlphaZero:
         self.stats = torch.zeros(len(STATS) + 1, device=self.device)  # STATS sums, then the step count
         self.reports: dict[str, float] = {}  # match results for the next metrics row (loop.play_matches)
 
-    def act(self, states: torch.Tensor, simulations: int, *, explore: torch.Tensor | None = None,
-            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def act(self, states: torch.Tensor, simulations: int, *,
+            explore: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Search from each state (canonical, game not over): (actions [B], π [B, A] the visit distribution).
 
         ``explore`` (bool [B], self-play): Dirichlet noise on every root, and where True the action is drawn
         from π (τ = 1), elsewhere the most visited (τ → 0). None (evaluation): no noise, the most visited.
+        The noise and the draws come from the learner's generator.
         """
         c = self.config
-        generator = generator or self.generator
-        noise = None if explore is None else dirichlet_noise(self.rules.legal(states), c.dirichlet_alpha, generator)
+        noise = None if explore is None else dirichlet_noise(self.rules.legal(states), c.dirichlet_alpha,
+                                                             self.generator)
         result = mcts.search(self.rules, self.evaluate, states, simulations, c_puct=c.c_puct, root_noise=noise,
                              noise_fraction=c.noise_fraction)
         policy = visit_policy(result.visits, 1.0)
         greedy = result.visits.argmax(dim=1)
         if explore is None:
             return greedy, policy
-        sampled = sample_actions(policy, generator)
+        sampled = sample_actions(policy, self.generator)
         return torch.where(explore, sampled, greedy), policy
 
     def learn(self, replay: Replay, steps: int) -> None:
