@@ -85,13 +85,6 @@ def _dqn_catch() -> RunConfig:
     )
 
 
-def _dqn_noisy_catch() -> RunConfig:
-    """dqn-catch with NoisyNet exploration in place of epsilon-greedy (sigma0 0.5, greedy on the noisy
-    network). Its learning test asserts its final evaluation (tests/algos/)."""
-    base = _dqn_catch()
-    return dataclasses.replace(base, dqn=dataclasses.replace(base.dqn, exploration="noisy", noisy_sigma0=0.5))
-
-
 def check_env(config: RunConfig, observation_space, action_space, where: str) -> None:
     import gymnasium
 
@@ -107,7 +100,7 @@ ALGORITHM = Algorithm(
     names=("dqn",),
     sections=("dqn", "replay"),
     presets={"dqn-atari": _dqn_atari, "rainbow-atari": _rainbow_atari, "rainbow-lite-atari": _rainbow_lite_atari,
-             "dqn-noisy-catch": _dqn_noisy_catch, "dqn-cartpole": _dqn_cartpole,
+             "dqn-cartpole": _dqn_cartpole,
              "dqn-catch": _dqn_catch},
     check_run=lambda config: check_replay_fits(config, config.dqn),
     check_env=check_env,
