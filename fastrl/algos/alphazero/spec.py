@@ -16,7 +16,7 @@ def _alphazero_connect4_ci() -> RunConfig:
     return RunConfig(
         algo="alphazero", env=EnvConfig(id="ConnectFour-v0", num_envs=256, backend="native"),
         alphazero=AlphaZeroConfig(simulations=12, temperature_moves=6, replay_capacity=20_000, batch_size=128,
-                                  replay_ratio=4.0, learning_starts=500, lr=2e-3, hidden=(128, 128),
+                                  replay_ratio=6.0, learning_starts=500, lr=2e-3, hidden=(128, 128),
                                   eval_simulations=16, match_games=200, rollout_simulations=()),
         total_env_steps=30_000, log_interval=4_096, eval_episodes=10, torch_threads=1,
     )
