@@ -134,10 +134,6 @@ class AlphaZero:
     def __init__(self, config: AlphaZeroConfig, observation_space, action_space, device: torch.device | str,
                  rules, *, seed: int):
         self.config, self.rules, self.device = config, rules, torch.device(device)
-        # The c‖θ‖² term shrinks the weights of dead units towards 0 until they are denormal floats, which x86
-        # multiplies in microcode: a trained network's layer then ran ~100x slower (profiles/HISTORY.md).
-        # Flushing them to zero (process-wide, CPU only) keeps the search's cost flat over training.
-        torch.set_flush_denormal(True)
         self.observation_shape = tuple(observation_space.shape)
         self.net = PolicyValueNet(self.observation_shape, int(action_space.n), config).to(self.device)
         self.evaluate = network_evaluator(self.net, rules)
@@ -176,9 +172,24 @@ class AlphaZero:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            self._flush_denormals()
             self.stats[:-1] += parts
             self.stats[-1] += 1
             self.updates += 1
+
+    @torch.no_grad()
+    def _flush_denormals(self) -> None:
+        """Set the weights (and Adam's moments) that have decayed below the smallest normal float to 0.
+
+        The c‖θ‖² term shrinks the weights of dead units towards 0 until they are denormal floats, which x86
+        multiplies in microcode: a trained network's layer then ran ~100x slower (profiles/HISTORY.md). This
+        keeps the search's cost flat over training without torch.set_flush_denormal, which would change the
+        floating-point mode of the whole process (and of everything else it runs)."""
+        tiny = torch.finfo(torch.float32).tiny
+        for p in self.net.parameters():
+            for tensor in (p, *self.optimizer.state[p].values()):
+                if tensor.is_floating_point() and tensor.dim():
+                    tensor.masked_fill_(tensor.abs() < tiny, 0.0)
 
     def take_stats(self) -> dict[str, float]:
         """Mean learner statistics since the last call (one host read), and reset them."""

@@ -4,15 +4,18 @@ The fused kernels win where per-call overhead dominates (small networks and batc
 dominates (wide layers, large batches) both paths spend their time in the same kind of matrix products, and
 torch's threads may win. Where the crossover lies depends on the CPU, so ``auto`` times both paths on the
 run's own shapes for a few updates and keeps the faster; the choice and the two times go into the run's
-``meta.json``.
+``meta.json``. ``config.json`` keeps the field as it was asked (``auto`` stays ``auto``): it picks an
+implementation of the same arithmetic, with checkpoints either path loads, so a resumed run measures again
+on the machine it resumes on.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -43,8 +46,10 @@ def why_not_fused(dqn, observation_shape: tuple[int, ...], device) -> str | None
     return _registry.unavailable_reason(OP_UPDATE, "numba", "cpu")
 
 
-def fused_choice(dqn, observation_shape: tuple[int, ...], actions: int, device) -> Choice:
-    """The ``fused_update`` of ``dqn`` (a ``DQNConfig``) resolved for this learner on this machine."""
+def fused_choice(dqn, observation_shape: tuple[int, ...], actions: int, device,
+                 build: Callable[[Any], Any]) -> Choice:
+    """The ``fused_update`` of ``dqn`` (a ``DQNConfig``) resolved for this learner on this machine;
+    ``build(dqn_config)``: a DQN learner on the CPU for these shapes, to time (``auto`` only)."""
     requested = dqn.fused_update
     why_not = why_not_fused(dqn, observation_shape, device)
     if requested != AUTO:
@@ -53,28 +58,25 @@ def fused_choice(dqn, observation_shape: tuple[int, ...], actions: int, device) 
         return Choice("fused_update", requested, requested, "set explicitly")
     if why_not:
         return Choice("fused_update", requested, False, why_not)
-    fused_us, eager_us = _measure(dqn, observation_shape, actions, torch.get_num_threads())
+    key = (dqn, observation_shape, actions, torch.get_num_threads())
+    if key not in _MEASURED:
+        _MEASURED[key] = _measure(dqn, observation_shape, actions, build)
+    fused_us, eager_us = _MEASURED[key]
     shape = f"batch {dqn.batch_size}, MLP {'x'.join(map(str, dqn.hidden)) or 'linear'}"
     return Choice("fused_update", requested, fused_us < eager_us,
                   f"measured at the start ({shape}): {fused_us:.0f} us per update fused, {eager_us:.0f} eager")
 
 
-def resolve_hardware(config, observation_space, action_space) -> tuple:
-    """The DQN family's ``resolve_hardware`` (``fastrl.algos.base.Algorithm``)."""
-    choice = fused_choice(config.dqn, tuple(observation_space.shape), int(action_space.n),
-                          config.resolved_device())
-    return dataclasses.replace(config, dqn=dataclasses.replace(config.dqn, fused_update=choice.value)), [choice]
+#: (fused, eager) microseconds per update by (config, shapes, threads): learners built again in one process
+#: (for evaluation, benches) measure once
+_MEASURED: dict[tuple, tuple[float, float]] = {}
 
 
-@functools.cache
-def _measure(dqn, observation_shape: tuple[int, ...], actions: int, threads: int) -> tuple[float, float]:
+def _measure(dqn, observation_shape: tuple[int, ...], actions: int, build) -> tuple[float, float]:
     """Microseconds per update of the fused and the eager path on a random batch: the median of single
     updates taken in turn, so that a neighbour's burst on a shared machine slows both paths alike, and
-    hardly moves a median. Cached per process: learners built for evaluation or benches measure once."""
-    from fastrl.algos.dqn.learner import DQN
-
-    learners = {fused: DQN(dataclasses.replace(dqn, fused_update=fused), observation_shape, actions, "cpu", seed=0)
-                for fused in (True, False)}
+    hardly moves a median."""
+    learners = {fused: build(dataclasses.replace(dqn, fused_update=fused)) for fused in (True, False)}
     batch = _random_batch(dqn.batch_size, observation_shape, actions)
     times: dict[bool, list[float]] = {fused: [] for fused in learners}
     for learner in learners.values():

@@ -35,7 +35,6 @@ draws; see ``fastrl.replay.sampler``.)
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import torch
 
@@ -46,7 +45,6 @@ from fastrl.algos.dqn.fused import FusedMLPQ, mlp_dims
 from fastrl.algos.dqn.fusion import fused_choice
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import DQNConfig, network_for
-from fastrl.hardware import AUTO
 from fastrl.nets import q_network, reset_noise
 from fastrl.ops.categorical_projection import categorical_projection
 from fastrl.ops.td_loss import td_loss
@@ -79,12 +77,11 @@ class DQN:
         self.updates = 0
         self.stats = torch.zeros(len(STATS) + 1, device=self.device)  # STATS sums, then the update count
         self.grad_norm = GradNormPeak(self.device)
-        if config.fused_update == AUTO:  # a learner built outside a run (a run resolves it first)
-            config = self.config = dataclasses.replace(config, fused_update=fused_choice(
-                config, observation_shape, actions, self.device).value)
+        fused = config.fused_update is not False and fused_choice(
+            config, observation_shape, actions, self.device, _builder(observation_shape, actions)).value
         #: the fused CPU path (``fastrl.ops.mlp_q``), or None for eager torch
         self.fused = (FusedMLPQ(self.online, self.target, self.optimizer, mlp_dims(self.online, actions))
-                      if config.fused_update else None)
+                      if fused else None)
         self._host_stats = self.stats.numpy() if self.fused else None  # the fused path adds to it in place
 
     # -----------------------------------------------------------------------------------------------------
@@ -264,6 +261,18 @@ class DQN:
         checkpoint.set_generator_state(self.generator, state["generator"])
         self.updates = int(state["updates"])
         self.stats.copy_(state["stats"])
+
+
+def _builder(observation_shape: tuple[int, ...], actions: int):
+    """DQN learners on the CPU for these shapes, for ``fused_update=auto`` to time."""
+    return lambda dqn: DQN(dqn, observation_shape, actions, "cpu", seed=0)
+
+
+def resolve_hardware(config, observation_space, action_space) -> tuple:
+    """The DQN family's ``resolve_hardware`` (``fastrl.algos.base.Algorithm``): the ``fused_update`` choice,
+    for ``meta.json``; the config is returned as asked (see ``fastrl.algos.dqn.fusion``)."""
+    shape, actions = tuple(observation_space.shape), int(action_space.n)
+    return config, [fused_choice(config.dqn, shape, actions, config.resolved_device(), _builder(shape, actions))]
 
 
 def learner_for(config, observation_space, action_space, device) -> DQN:

@@ -107,5 +107,5 @@ ALGORITHM = Algorithm(
     learner_for=lazy("fastrl.algos.dqn.learner:learner_for"),
     evaluation_policy=lazy("fastrl.algos.dqn.learner:evaluation_policy"),
     train=lazy("fastrl.algos.dqn.learner:train"),
-    resolve_hardware=lazy("fastrl.algos.dqn.fusion:resolve_hardware"),
+    resolve_hardware=lazy("fastrl.algos.dqn.learner:resolve_hardware"),
 )
