@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fastrl.benchmarks.learn import iqm_interval, main
+from fastrl.benchmarks.learn import iqm_curve, iqm_interval, main
 from fastrl.config import preset, to_dict
 
 
@@ -76,3 +76,15 @@ def test_an_interrupted_bench_is_one_line_and_the_same_command_continues_it(tmp_
     assert checkpoint.load(run_dir).step == 800
     assert main(argv) == 0
     assert checkpoint.load(run_dir).step == 2000
+
+
+def test_the_iqm_curve_takes_each_seeds_kth_evaluation_however_many_env_steps_apart():
+    def point(seed, steps, value):
+        return {"seed": seed, "env_steps": steps, "frames": steps, "train_s": 1.0, "value": value}
+
+    per_seed = [point(0, 1503, 0.2), point(0, 3004, 1.0), point(1, 1501, 0.4), point(1, 3002, 0.8),
+                point(1, 4501, 1.0)]  # async workers: the same schedule, a few steps apart; seed 1 ran longer
+    rows = iqm_curve(per_seed, [0, 1], "case")
+    assert [(r["env_steps"], r["env_steps_range"], r["seeds"]) for r in rows] == [(1502, [1501, 1503], 2),
+                                                                                  (3003, [3002, 3004], 2)]
+    assert [r["value"] for r in rows] == [pytest.approx(0.3), pytest.approx(0.9)]

@@ -133,6 +133,26 @@ def iqm_interval(values: list[float], confidence: float = 0.95, reps: int = 2_00
     return iqm, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def iqm_curve(per_seed: list[dict], seeds, case: str) -> list[dict]:
+    """The IQM over seeds, with its interval, at each evaluation that every seed made.
+
+    The k-th evaluations of the seeds go together: the runs evaluate on one schedule, but asynchronous
+    learners (A3C's workers) reach each point a few env steps apart, so a row gives the median env step and
+    the range."""
+    summary = []
+    by_seed = [[r for r in per_seed if r["seed"] == seed] for seed in seeds]
+    for k in range(min(len(points) for points in by_seed)):
+        at_k = [points[k] for points in by_seed]
+        steps = [r["env_steps"] for r in at_k]
+        iqm, low, high = iqm_interval([r["value"] for r in at_k])
+        summary.append(records.record(SUITE, case, "fastrl-iqm", "eval_return_iqm", iqm, "return", ci_low=low,
+                                      ci_high=high, seeds=len(at_k), env_steps=int(np.median(steps)),
+                                      env_steps_range=[min(steps), max(steps)],
+                                      frames=int(np.median([r["frames"] for r in at_k])),
+                                      train_s_median=float(np.median([r["train_s"] for r in at_k]))))
+    return summary
+
+
 def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
     """(per-seed curve records, IQM records with the published results beside the final one)."""
     configs = [seed_config(bench, seed) for seed in bench.seeds]  # every refusal before any training
@@ -149,16 +169,7 @@ def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
                                     **p, seconds_this_call=seconds) for p in points]
     config = configs[-1]
     case = f"{bench.preset}/{config.env.id}"
-    summary = []
-    for steps in sorted({r["env_steps"] for r in per_seed}):
-        at_steps = [r for r in per_seed if r["env_steps"] == steps]
-        if len(at_steps) < len(bench.seeds):
-            continue  # a point that not every seed has (a run cut off earlier)
-        iqm, low, high = iqm_interval([r["value"] for r in at_steps])
-        summary.append(records.record(SUITE, case, "fastrl-iqm", "eval_return_iqm", iqm, "return", ci_low=low,
-                                      ci_high=high, seeds=len(at_steps), env_steps=steps,
-                                      frames=at_steps[0]["frames"],
-                                      train_s_median=float(np.median([r["train_s"] for r in at_steps]))))
+    summary = iqm_curve(per_seed, bench.seeds, case)
     if summary:
         final = summary[-1]
         for unit in ("frames", "env_steps"):
