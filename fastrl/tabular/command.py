@@ -20,8 +20,8 @@ from fastrl.tabular.cliff import (
     path_kind,
     run_method,
 )
-from fastrl.tabular.dp import policy_evaluation
-from fastrl.tabular.figure import plot_cliff
+from fastrl.tabular.dp import action_values, policy_evaluation, value_iteration
+from fastrl.tabular.figure import plot_cliff, plot_values
 from fastrl.tabular.grids import cliff_walking, gridworld_4x4
 from fastrl.tabular.intervals import clopper_pearson, difference_of_means, mean_intervals, sampling_tolerance
 from fastrl.tabular.mc import mc_prediction
@@ -182,5 +182,11 @@ def gridworld(argv: list[str], prog: str = "fastrl tabular gridworld") -> int:
     meta = records.run_meta(args)
     meta["command"] = shlex.join([*prog.split(), *argv])
     records.write_records(Path(args.out).with_suffix(".json"), rows, meta)
-    print(f"wrote {Path(args.out).with_suffix('.json')}")
+    _, v_star, _ = value_iteration(mdp, args.gamma)
+    panels = {"v_pi (linear solve)": exact} | {name: torch.tensor(r["mean_estimate"], dtype=torch.float64)
+                                              for name, r in zip(estimators, rows[1:], strict=True)}
+    panels["v* and its greedy actions"] = v_star
+    plot_values(mdp, panels, action_values(mdp, v_star, args.gamma), Path(args.out).with_suffix(".png"),
+                f"4x4 gridworld: v_pi of the random policy (mean of {args.runs} runs), and v*")
+    print(f"wrote {Path(args.out).with_suffix('.json')} and {Path(args.out).with_suffix('.png')}")
     return 0

@@ -63,3 +63,35 @@ def plot_cliff(mdp: TabularMDP, curves: dict[str, tuple[np.ndarray, np.ndarray, 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+#: the grids' moves as arrows, by action name (``fastrl.tabular.grids.MOVES``)
+ARROWS = {"up": "↑", "down": "↓", "right": "→", "left": "←"}
+
+
+def plot_values(mdp: TabularMDP, values: dict[str, torch.Tensor], q: torch.Tensor, path: Path,
+                title: str) -> Path:
+    """Each value function of ``values`` (title -> [S]) as a heat map over the grid, its number in every cell;
+    the last panel also draws the greedy actions of ``q`` ([S, A] action values) as arrows, every tied best
+    one (as S&B Figure 4.1). Terminal cells are marked T."""
+    from fastrl.viz.figures import new_figure, save_png
+
+    rows, columns = mdp.grid_shape
+    fig = new_figure(2.6 * len(values), 3.0)
+    axes = fig.subplots(1, len(values), squeeze=False)[0]
+    low = min(float(v.min()) for v in values.values())
+    high = max(float(v.max()) for v in values.values())
+    for k, (ax, (name, v)) in enumerate(zip(axes, values.items(), strict=True)):
+        image = ax.imshow(v.reshape(rows, columns).numpy(), cmap="viridis", vmin=low, vmax=high)
+        for s in range(mdp.num_states):
+            row, column = mdp.cell(s)
+            label = "T" if bool(mdp.terminal[s]) else f"{float(v[s]):.1f}"
+            if k == len(values) - 1 and not bool(mdp.terminal[s]):
+                best = (q[s] >= q[s].max() - 1e-9).nonzero().squeeze(1).tolist()
+                label += "\n" + "".join(ARROWS[mdp.action_names[a]] for a in best)
+            ax.text(column, row, label, ha="center", va="center", fontsize=7, color="white")
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="value")
+    fig.suptitle(title, fontsize=9)
+    return save_png(fig, path)

@@ -47,3 +47,4 @@ def test_gridworld_run_records_every_method(tmp_path, capsys):
     assert cases == ["gridworld-4x4/policy-evaluation", "gridworld-4x4/first-visit MC", "gridworld-4x4/every-visit MC",
                      "gridworld-4x4/TD(0) online", "gridworld-4x4/TD(0) end of episode"]
     assert record["records"][0]["value"] < 1e-6  # policy evaluation: the linear solve's values
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the value heat maps
