@@ -114,3 +114,17 @@ def test_a_bound_network_steps_as_the_function_and_still_checks_each_batch():
     with pytest.raises(ValueError, match="exp_avg has shape"):
         mlp_q.BoundNetwork(*(bound_inputs[k] for k in ARGS[:2]), bound_inputs["exp_avg"][:5],
                            *(bound_inputs[k] for k in ARGS[3:6]))
+
+
+def test_the_blas_numba_calls_runs_on_one_thread_and_numpys_keeps_its_own():
+    import os
+
+    import numpy as np
+    import threadpoolctl
+
+    import fastrl.ops.mlp_q.numba  # noqa: F401  (the limit is set on import)
+
+    numpy_libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    blas = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    others = [lib for lib in blas if not lib["filepath"].startswith(numpy_libs)]
+    assert others and all(lib["num_threads"] == 1 for lib in others)

@@ -1,9 +1,10 @@
 """CPU kernels of ``fastrl.ops.mlp_q`` with numba: a whole DQN step, or the greedy actions, in one call.
 
 The matrix products go to BLAS (numba's ``np.dot``: scipy's OpenBLAS), which numba's own loops do not
-match; the rest (bias, ReLU, the loss, the norm, Adam) are plain loops. Importing this module limits the BLAS
-libraries of the process to one thread (``threadpoolctl``): at these sizes a second BLAS thread only competes
-with torch's threads and the envs' for the same cores. ``fastmath`` allows reassociation but not the
+match; the rest (bias, ReLU, the loss, the norm, Adam) are plain loops. Importing this module limits that BLAS
+library to one thread (``threadpoolctl``; numpy's own BLAS, a separate library in the wheels, keeps its
+threads): at these sizes a second BLAS thread only competes with torch's threads and the envs' for the same
+cores. ``fastmath`` allows reassociation but not the
 assumption that values are finite: a NaN must reach the loss and the gradient norm, where the runner looks.
 
 Scratch memory (activations, deltas, the gradient) is allocated once per network shape and batch size and
@@ -13,15 +14,28 @@ same shapes (the learner hands it to the replay at once).
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (numba's BLAS: loaded before the limit below, so that it applies)
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from fastrl.ops.mlp_q.layout import offsets, parameter_count
 
-threadpool_limits(limits=1, user_api="blas")
+
+def _one_thread_for_numbas_blas() -> None:
+    """Limit the BLAS libraries other than numpy's (scipy's, which numba calls) to one thread."""
+    controller = ThreadpoolController()
+    numpy_libs = os.path.dirname(os.path.dirname(np.__file__))  # site-packages: numpy's wheel bundles numpy.libs
+    others = [lib.filepath for lib in controller.lib_controllers if lib.user_api == "blas"
+              and not lib.filepath.startswith(os.path.join(numpy_libs, "numpy.libs"))]
+    if others:
+        controller.select(filepath=others).limit(limits=1)
+
+
+_one_thread_for_numbas_blas()
 
 #: reassociate and contract (vectorized sums, fused multiply-adds); no "nnan"/"ninf": NaN must propagate
 _FASTMATH = {"reassoc", "contract", "nsz"}
