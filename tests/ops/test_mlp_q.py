@@ -116,7 +116,7 @@ def test_a_bound_network_steps_as_the_function_and_still_checks_each_batch():
                            *(bound_inputs[k] for k in ARGS[3:6]))
 
 
-def test_the_blas_numba_calls_runs_on_one_thread_and_numpys_keeps_its_own():
+def test_the_blas_that_numba_calls_runs_on_one_thread():
     import os
 
     import numpy as np
