@@ -157,16 +157,20 @@ def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
     """(per-seed curve records, IQM records with the published results beside the final one)."""
     configs = [seed_config(bench, seed) for seed in bench.seeds]  # every refusal before any training
     from fastrl.benchmarks.published import at, published_for
+    from fastrl.log import CountBar
 
     per_seed: list[dict] = []
-    for k, (seed, config) in enumerate(zip(bench.seeds, configs, strict=True)):
-        print(f"seed {seed} ({k + 1} of {len(configs)}): {config.run_dir}", flush=True)
-        rows, seconds = train_seed(config)
-        points = curve(rows, seed, frame_skip(config))
-        if not points:
-            raise RuntimeError(f"{config.run_dir}: the run wrote no evaluation")
-        per_seed += [records.record(SUITE, f"{bench.preset}/{config.env.id}", "fastrl", "eval_return_mean", p.pop("eval_return_mean"), "return",
-                                    **p, seconds_this_call=seconds) for p in points]
+    with CountBar("seeds", len(configs)) as bar:  # a live bar on a terminal, beside each run's own progress
+        for k, (seed, config) in enumerate(zip(bench.seeds, configs, strict=True)):
+            print(f"seed {seed} ({k + 1} of {len(configs)}): {config.run_dir}", flush=True)
+            rows, seconds = train_seed(config)
+            points = curve(rows, seed, frame_skip(config))
+            if not points:
+                raise RuntimeError(f"{config.run_dir}: the run wrote no evaluation")
+            per_seed += [records.record(SUITE, f"{bench.preset}/{config.env.id}", "fastrl", "eval_return_mean",
+                                        p.pop("eval_return_mean"), "return", **p, seconds_this_call=seconds)
+                         for p in points]
+            bar.advance(text=f"seed {seed}")
     config = configs[-1]
     case = f"{bench.preset}/{config.env.id}"
     summary = iqm_curve(per_seed, bench.seeds, case)

@@ -234,9 +234,13 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench peers") -> int
         import stable_baselines3  # noqa: F401
     except ImportError:
         return report_error(prog, ConfigError("Stable-Baselines3 is not installed: ./install.sh peers"))
+    from fastrl.log import CountBar
+
     rows = []
-    for name in bench.cases:
-        rows += measure(name, CASES[name], bench.rounds, bench.scale)
+    with CountBar("peer cases", len(bench.cases)) as bar:  # a live bar on a terminal
+        for name in bench.cases:
+            rows += measure(name, CASES[name], bench.rounds, bench.scale)
+            bar.advance(text=name)
     records.print_table(rows, title=prog, extra_columns=("ratio_vs_sb3", "fraction_of_roofline", "torch_threads"))
     path = bench.json or (records.default_path(SUITE) if bench.save else None)
     if path is not None:
