@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fastrl import checkpoint
+
 
 class RunningMeanStd(nn.Module):
     """Running mean and variance of a stream of batches (Chan et al.'s parallel update), float64 buffers.
@@ -51,3 +53,20 @@ def make_optimizer(name: str, params, *, lr: float, eps: float, rmsprop_alpha: f
         return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
     return torch.optim.RMSprop(params, lr=lr, alpha=rmsprop_alpha, eps=eps, centered=rmsprop_centered,
                                foreach=True)
+
+
+def net_learner_state(learner) -> dict:
+    """The checkpointed state of a learner with one network ``net``, its ``optimizer``, a ``generator``, an
+    ``updates`` count and ``stats`` sums (AlphaZero, IMPALA; PPO adds its own fields)."""
+    return {"net": learner.net.state_dict(), "optimizer": learner.optimizer.state_dict(),
+            "generator": checkpoint.generator_state(learner.generator), "updates": learner.updates,
+            "stats": learner.stats}
+
+
+def load_net_learner_state(learner, state: dict) -> None:
+    """Load what ``net_learner_state`` saved into ``learner``."""
+    learner.net.load_state_dict(state["net"])
+    learner.optimizer.load_state_dict(state["optimizer"])
+    checkpoint.set_generator_state(learner.generator, state["generator"])
+    learner.updates = int(state["updates"])
+    learner.stats.copy_(state["stats"])

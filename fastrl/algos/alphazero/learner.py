@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fastrl import checkpoint
+from fastrl.algos.common import load_net_learner_state, net_learner_state
 from fastrl.config.alphazero import AlphaZeroConfig
 from fastrl.envs.connect_four import RULES
 from fastrl.nets import MLP
@@ -204,16 +204,10 @@ class AlphaZero:
         return out
 
     def state_dict(self) -> dict:
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": checkpoint.generator_state(self.generator), "updates": self.updates,
-                "stats": self.stats}
+        return net_learner_state(self)
 
     def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        checkpoint.set_generator_state(self.generator, state["generator"])
-        self.updates = int(state["updates"])
-        self.stats.copy_(state["stats"])
+        load_net_learner_state(self, state)
 
 
 def learner_for(config, observation_space, action_space, device) -> AlphaZero:

@@ -36,7 +36,8 @@ import queue
 import torch
 from torch import nn
 
-from fastrl import checkpoint, hogwild
+from fastrl import hogwild
+from fastrl.algos.common import load_net_learner_state, net_learner_state
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.algos.impala.actors import Slots, run_actor
 from fastrl.config import ImpalaConfig, network_for
@@ -147,16 +148,10 @@ class Impala:
                    "lr": self.optimizer.param_groups[0]["lr"]})
 
     def state_dict(self) -> dict:
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": checkpoint.generator_state(self.generator), "updates": self.updates,
-                "stats": self.stats}
+        return net_learner_state(self)
 
     def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        checkpoint.set_generator_state(self.generator, state["generator"])
-        self.updates = int(state["updates"])
-        self.stats.copy_(state["stats"])
+        load_net_learner_state(self, state)
 
 
 def learner_for(config, observation_space, action_space, device) -> Impala:

@@ -44,8 +44,7 @@ import gymnasium
 import torch
 from torch import nn
 
-from fastrl import checkpoint
-from fastrl.algos.common import RunningMeanStd, make_optimizer
+from fastrl.algos.common import RunningMeanStd, load_net_learner_state, make_optimizer, net_learner_state
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import PPOConfig, network_for
 from fastrl.hardware import resolve_ppo
@@ -477,16 +476,11 @@ class PPO:
     # -----------------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": checkpoint.generator_state(self.generator), "rollouts": self.rollouts,
-                "updates": self.updates, "stats": self.stats, "rollout_stats": self.rollout_stats}
+        return net_learner_state(self) | {"rollouts": self.rollouts, "rollout_stats": self.rollout_stats}
 
     def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        checkpoint.set_generator_state(self.generator, state["generator"])
-        self.rollouts, self.updates = int(state["rollouts"]), int(state["updates"])
-        self.stats.copy_(state["stats"])
+        load_net_learner_state(self, state)
+        self.rollouts = int(state["rollouts"])
         self.rollout_stats.copy_(state["rollout_stats"])
 
 
