@@ -70,3 +70,15 @@ def load_net_learner_state(learner, state: dict) -> None:
     checkpoint.set_generator_state(learner.generator, state["generator"])
     learner.updates = int(state["updates"])
     learner.stats.copy_(state["stats"])
+
+
+def take_means(stats: torch.Tensor, names: tuple[str, ...]) -> dict[str, float]:
+    """The means of the statistics summed in ``stats`` since the last call (their sums in the order of
+    ``names``, then how many were summed), in one host read; the sums start again from 0. Empty where
+    nothing was summed."""
+    sums = stats.tolist()
+    stats.zero_()
+    count = sums[-1]
+    if not count:
+        return {}
+    return {name: total / count for name, total in zip(names, sums[:-1], strict=True)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fastrl.algos.common import load_net_learner_state, net_learner_state
+from fastrl.algos.common import load_net_learner_state, net_learner_state, take_means
 from fastrl.config.alphazero import AlphaZeroConfig
 from fastrl.envs.connect_four import RULES
 from fastrl.nets import MLP
@@ -193,12 +193,7 @@ class AlphaZero:
 
     def take_stats(self) -> dict[str, float]:
         """Mean learner statistics since the last call (one host read), and reset them."""
-        sums = self.stats.tolist()
-        self.stats.zero_()
-        count = sums[-1]
-        out = {"updates": float(self.updates)}
-        if count:
-            out.update({name: total / count for name, total in zip(STATS, sums[:-1], strict=True)})
+        out = {"updates": float(self.updates)} | take_means(self.stats, STATS)
         out.update(self.reports)
         self.reports.clear()
         return out

@@ -40,7 +40,7 @@ import torch
 
 from fastrl import checkpoint
 from fastrl.algos import offpolicy
-from fastrl.algos.common import make_optimizer
+from fastrl.algos.common import make_optimizer, take_means
 from fastrl.algos.dqn.fused import FusedMLPQ, mlp_dims
 from fastrl.algos.dqn.fusion import fused_choice
 from fastrl.algos.gradients import GradNormPeak
@@ -235,13 +235,10 @@ class DQN:
 
     def take_stats(self) -> dict[str, float]:
         """Mean learner statistics since the last call (one host read), and reset them."""
-        sums = self.stats.tolist()
-        self.stats.zero_()
-        count = sums[-1]
-        if count == 0:
+        means = take_means(self.stats, STATS)
+        if not means:
             return {}
-        return ({name: total / count for name, total in zip(STATS, sums, strict=False)}
-                | {"grad_norm": self.grad_norm.take(), "updates": self.updates})
+        return means | {"grad_norm": self.grad_norm.take(), "updates": self.updates}
 
     # -----------------------------------------------------------------------------------------------------
     # Checkpointing

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from fastrl import hogwild
-from fastrl.algos.common import load_net_learner_state, net_learner_state
+from fastrl.algos.common import load_net_learner_state, net_learner_state, take_means
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.algos.impala.actors import Slots, run_actor
 from fastrl.config import ImpalaConfig, network_for
@@ -139,13 +139,11 @@ class Impala:
         return (logits - gumbel.log_().neg_().log_()).argmax(dim=-1)
 
     def take_stats(self) -> dict[str, float]:
-        sums = self.stats.tolist()
-        self.stats.zero_()
-        if sums[-1] == 0:
+        means = take_means(self.stats, STATS)
+        if not means:
             return {}
-        return ({name: total / sums[-1] for name, total in zip(STATS, sums, strict=False)}
-                | {"grad_norm": self.grad_norm.take(), "updates": self.updates,
-                   "lr": self.optimizer.param_groups[0]["lr"]})
+        return means | {"grad_norm": self.grad_norm.take(), "updates": self.updates,
+                        "lr": self.optimizer.param_groups[0]["lr"]}
 
     def state_dict(self) -> dict:
         return net_learner_state(self)

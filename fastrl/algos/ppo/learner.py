@@ -44,7 +44,13 @@ import gymnasium
 import torch
 from torch import nn
 
-from fastrl.algos.common import RunningMeanStd, load_net_learner_state, make_optimizer, net_learner_state
+from fastrl.algos.common import (
+    RunningMeanStd,
+    load_net_learner_state,
+    make_optimizer,
+    net_learner_state,
+    take_means,
+)
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import PPOConfig, network_for
 from fastrl.hardware import resolve_ppo
@@ -456,16 +462,9 @@ class PPO:
 
     def take_stats(self) -> dict[str, float]:
         """Mean learner statistics since the last call (one host read), and reset them."""
-        sums, rollout_sums = self.stats.tolist(), self.rollout_stats.tolist()
-        self.stats.zero_()
-        self.rollout_stats.zero_()
-        out = {}
-        if sums[-1]:
-            out.update({name: total / sums[-1] for name, total in zip(STATS, sums, strict=False)})
-        if rollout_sums[-1]:
-            out.update({name: total / rollout_sums[-1] for name, total in zip(ROLLOUT_STATS, rollout_sums,
-                                                                                 strict=False)})
-        if sums[-1]:
+        means = take_means(self.stats, STATS)
+        out = means | take_means(self.rollout_stats, ROLLOUT_STATS)
+        if means:
             out["grad_norm"] = self.grad_norm.take()
         if out:
             out |= {"updates": self.updates, "lr": self.optimizer.param_groups[0]["lr"]}

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from fastrl import checkpoint
+from fastrl.algos.common import take_means
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.algos.reinforce.episodes import EpisodeBuffer
 from fastrl.config import ReinforceConfig
@@ -105,12 +106,9 @@ class Reinforce:
 
     def take_stats(self) -> dict[str, float]:
         """Mean learner statistics since the last call (one host read), and reset them."""
-        sums = self.stats.tolist()
-        self.stats.zero_()
-        count = sums[-1]
-        if count == 0:
+        out = take_means(self.stats, STATS)
+        if not out:
             return {}
-        out = {name: total / count for name, total in zip(STATS, sums, strict=False)}
         if self.baseline is None:
             del out["value_loss"]
         return out | {"grad_norm": self.grad_norm.take(), "updates": self.updates}
