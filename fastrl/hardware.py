@@ -22,6 +22,7 @@ Measured effects of each choice on the CPUs seen so far are in ``profiles/``: th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -187,3 +188,18 @@ def warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         print(f"fastrl: warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None):
+    """torch's intra-op threads set to ``count`` inside the block (None or 0: left as they are), the caller's
+    count restored after (the setting is process-wide); yields the count the block runs on."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield count or before
+    finally:
+        torch.set_num_threads(before)

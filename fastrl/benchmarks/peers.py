@@ -33,6 +33,7 @@ import tyro
 
 from fastrl import records
 from fastrl.config import DDPGConfig, DQNConfig, EnvConfig, ReplayConfig, RunConfig
+from fastrl.hardware import torch_threads
 
 SUITE = "peers"
 
@@ -196,20 +197,17 @@ def update_against_roofline(config: RunConfig, case_id: str, common: dict, secon
     from fastrl.benchmarks.train_timing import timed
     from fastrl.run.envs import make_env
 
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(config.torch_threads or threads_before)
-    envs = make_env(config, config.env.num_envs, config.seed)
-    try:
-        learner, replay, generator, section = learner_on_filled_replay(envs, config)
-        updates_per_s = timed(learner_body(learner, replay, generator, section, config.replay.prioritized),
-                              seconds, torch.device("cpu"))
-        networks = [learner.online] if config.algo == "dqn" else [learner.actor, learner.critic]
-        bound = roofline(learner, replay.sample(section.batch_size, generator), networks, section.batch_size,
-                         updates=getattr(section, "policy_delay", 1), seconds=seconds / 2)
-    finally:
-        envs.close()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(threads_before)
+    with torch_threads(config.torch_threads) as threads:
+        envs = make_env(config, config.env.num_envs, config.seed)
+        try:
+            learner, replay, generator, section = learner_on_filled_replay(envs, config)
+            updates_per_s = timed(learner_body(learner, replay, generator, section, config.replay.prioritized),
+                                  seconds, torch.device("cpu"))
+            networks = [learner.online] if config.algo == "dqn" else [learner.actor, learner.critic]
+            bound = roofline(learner, replay.sample(section.batch_size, generator), networks, section.batch_size,
+                             updates=getattr(section, "policy_delay", 1), seconds=seconds / 2)
+        finally:
+            envs.close()
     fields = common | {"torch_threads": threads}
     return [
         records.record(SUITE, case_id, "fastrl-update", "updates_per_s", updates_per_s, "1/s",

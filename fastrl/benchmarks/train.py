@@ -45,6 +45,7 @@ from fastrl.benchmarks.train_episodic import EPISODIC, measure_episodic
 from fastrl.benchmarks.train_ppo import measure_ppo, ppo_bench_config, ppo_end_to_end
 from fastrl.benchmarks.train_timing import env_only, loop_rate, random_actions, timed
 from fastrl.config import ALGO_FIELDS, ConfigError, RunConfig, preset
+from fastrl.hardware import torch_threads
 
 
 def bench_config(bench: TrainBenchConfig, name: str) -> RunConfig:
@@ -121,10 +122,7 @@ def off_policy_rates(bench: TrainBenchConfig, config: RunConfig) -> tuple[float,
     updates/s, end-to-end env steps/s, the loop's per-stage ms, the torch threads they ran on)."""
     from fastrl.run.envs import make_env
 
-    threads_before = torch.get_num_threads()
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    try:
+    with torch_threads(config.torch_threads) as threads:
         envs = make_env(config, config.env.num_envs, config.seed)
         try:
             env_sps = env_only(envs, bench.seconds, seed=config.seed)
@@ -133,9 +131,7 @@ def off_policy_rates(bench: TrainBenchConfig, config: RunConfig) -> tuple[float,
             envs.close()
         bound = updates_per_s / off_policy_section(config).replay_ratio
         end_to_end, stage_ms = _end_to_end(config, bench.seconds * min(env_sps, bound))
-    finally:
-        torch.set_num_threads(threads_before)
-    return env_sps, updates_per_s, end_to_end, stage_ms, config.torch_threads or threads_before
+    return env_sps, updates_per_s, end_to_end, stage_ms, threads
 
 
 def off_policy_section(config: RunConfig):

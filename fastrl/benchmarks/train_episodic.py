@@ -36,6 +36,7 @@ from fastrl.benchmarks.train_ppo import ppo_bench_config
 from fastrl.benchmarks.train_timing import env_only, loop_rate, random_actions, timed
 from fastrl.config import RunConfig
 from fastrl.envs.base import torch_dtype
+from fastrl.hardware import torch_threads
 
 #: the learners this module measures
 EPISODIC = ("reinforce", "nfq", "impala")
@@ -46,10 +47,7 @@ def measure_episodic(bench: TrainBenchConfig, name: str) -> list[dict]:
     from fastrl.run.envs import make_env
 
     config = ppo_bench_config(bench, name)  # the bench's device and threads, its learner options, no side outputs
-    threads_before = torch.get_num_threads()
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    try:
+    with torch_threads(config.torch_threads) as threads:
         envs = make_env(config, config.env.num_envs, config.seed)
         try:
             env_sps = env_only(envs, bench.seconds, seed=config.seed)
@@ -63,12 +61,10 @@ def measure_episodic(bench: TrainBenchConfig, name: str) -> list[dict]:
                  else config.total_env_steps)
         interval = max(per_step, int(steps / 6) // per_step * per_step)
         end_to_end, stage_ms = loop_rate(config, interval, interval, 6 * interval, algorithm(config.algo).stages)
-    finally:
-        torch.set_num_threads(threads_before)
     case = f"{name}/{config.env.id}/n{config.env.num_envs}/{config.device}"
     section = getattr(config, config.algo)
     common = {"preset": name, "algo": config.algo, "env_id": config.env.id, "num_envs": config.env.num_envs,
-              "hidden": list(section.hidden), "torch_threads": config.torch_threads or threads_before}
+              "hidden": list(section.hidden), "torch_threads": threads}
     stages = [records.record("train", case, "fastrl", f"ms_{stage}", ms, "ms", **common)
               for stage, ms in stage_ms.items()]
     env_row = records.record("train", case, "env-only", "env_steps_per_s", env_sps, "1/s", **common)

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import TypeVar
 
-import torch
+from fastrl.hardware import torch_threads
 
 Fn = TypeVar("Fn", bound=Callable)
 
@@ -21,11 +21,7 @@ def on_one_thread(fn: Fn) -> Fn:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(before)
 
     return wrapper  # type: ignore[return-value]
