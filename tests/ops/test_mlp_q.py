@@ -117,14 +117,10 @@ def test_a_bound_network_steps_as_the_function_and_still_checks_each_batch():
 
 
 def test_the_blas_that_numba_calls_runs_on_one_thread():
-    import os
-
-    import numpy as np
     import threadpoolctl
 
-    import fastrl.ops.mlp_q.numba  # noqa: F401  (the limit is set on import)
+    from fastrl.ops.mlp_q.numba import scipys_blas_files  # the limit is set on import
 
-    numpy_libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    blas = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
-    others = [lib for lib in blas if not lib["filepath"].startswith(numpy_libs)]
-    assert others and all(lib["num_threads"] == 1 for lib in others)
+    files = set(scipys_blas_files())
+    threads = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["filepath"] in files]
+    assert threads and all(n == 1 for n in threads)

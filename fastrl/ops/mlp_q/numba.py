@@ -2,8 +2,8 @@
 
 The matrix products go to BLAS (numba's ``np.dot``: scipy's OpenBLAS), which numba's own loops do not
 match; the rest (bias, ReLU, the loss, the norm, Adam) are plain loops. Importing this module limits that BLAS
-library to one thread (``threadpoolctl``; numpy's own BLAS, a separate library in the wheels, keeps its
-threads): at these sizes a second BLAS thread only competes with torch's threads and the envs' for the same
+library to one thread (``threadpoolctl``; numpy's and opencv's own BLAS, separate libraries in their wheels,
+keep their threads): at these sizes a second BLAS thread only competes with torch's threads and the envs' for the same
 cores. ``fastmath`` allows reassociation but not the
 assumption that values are finite: a NaN must reach the loss and the gradient norm, where the runner looks.
 
@@ -18,6 +18,7 @@ import os
 
 import numba
 import numpy as np
+import scipy.linalg
 import scipy.linalg.cython_blas  # noqa: F401  (numba's BLAS: loaded before the limit below, so that it applies)
 import torch
 from threadpoolctl import ThreadpoolController
@@ -25,14 +26,20 @@ from threadpoolctl import ThreadpoolController
 from fastrl.ops.mlp_q.layout import offsets, parameter_count
 
 
+def scipys_blas_files() -> list[str]:
+    """The BLAS libraries loaded from scipy's wheel (scipy.libs) or package: the ones numba's ``np.dot`` calls.
+    Other wheels (numpy's, opencv's) bundle their own OpenBLAS, which this module leaves alone."""
+    scipy_dir = os.path.dirname(scipy.linalg.__file__).rsplit(os.sep, 1)[0]  # .../site-packages/scipy
+    roots = (scipy_dir + os.sep, scipy_dir + ".libs" + os.sep)
+    return [lib.filepath for lib in ThreadpoolController().lib_controllers
+            if lib.user_api == "blas" and lib.filepath.startswith(roots)]
+
+
 def _one_thread_for_numbas_blas() -> None:
-    """Limit the BLAS libraries other than numpy's (scipy's, which numba calls) to one thread."""
-    controller = ThreadpoolController()
-    numpy_libs = os.path.dirname(os.path.dirname(np.__file__))  # site-packages: numpy's wheel bundles numpy.libs
-    others = [lib.filepath for lib in controller.lib_controllers if lib.user_api == "blas"
-              and not lib.filepath.startswith(os.path.join(numpy_libs, "numpy.libs"))]
-    if others:
-        controller.select(filepath=others).limit(limits=1)
+    """Limit scipy's BLAS, which numba calls, to one thread."""
+    files = scipys_blas_files()
+    if files:
+        ThreadpoolController().select(filepath=files).limit(limits=1)
 
 
 _one_thread_for_numbas_blas()
