@@ -26,7 +26,8 @@ def toy(monkeypatch):
 
 def test_every_family_is_one_record_and_every_name_finds_it():
     found = algos.algorithms()
-    assert set(found) == {"dqn", "ppo", "a3c", "ddpg", "td3", "d4pg", "alphazero", "reinforce", "nfq", "impala"}
+    assert set(found) == {"dqn", "ppo", "a3c", "ddpg", "td3", "d4pg", "alphazero", "reinforce", "nfq", "impala",
+                          "unreal"}
     assert all(isinstance(a, Algorithm) for a in found.values())
     assert found["td3"] is found["ddpg"] is found["d4pg"]
     with pytest.raises(ConfigError, match="algo 'sac': unknown learner family; expected one of dqn, ppo"):

@@ -138,7 +138,7 @@ def test_cli_help_lists_every_field_with_its_meaning(capsys):
     for part in (EnvConfig, ReplayConfig, DQNConfig, RunConfig):
         for f in dataclasses.fields(part):
             if f.name in ("env", "replay", "dqn", "ppo", "a3c", "ddpg", "alphazero", "reinforce", "nfq",
-                          "impala", "algo"):  # sections and the command word
+                          "impala", "unreal", "algo"):  # sections and the command word
                 continue
             flag = "--env" if f.name == "id" else "--" + f.name.replace("_", "-")
             assert flag in text, flag

@@ -23,6 +23,7 @@ SPECS = (
     "fastrl.algos.reinforce.spec",
     "fastrl.algos.nfq.spec",
     "fastrl.algos.impala.spec",
+    "fastrl.algos.unreal.spec",
 )
 
 

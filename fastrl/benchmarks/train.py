@@ -193,10 +193,10 @@ def _end_to_end(config: RunConfig, steps_after_fill: float) -> tuple[float, dict
 
 
 def main(argv: list[str] | None = None, prog: str = "fastrl bench train") -> int:
-    if argv is not None and _algo_flag(argv) == "a3c":  # Hogwild workers: throughput against their number
+    if argv is not None and _algo_flag(argv) in ("a3c", "unreal"):  # Hogwild workers: rate against their number
         from fastrl.benchmarks import train_a3c
 
-        return train_a3c.main(argv, prog=f"{prog} --algo a3c")
+        return train_a3c.main(argv, prog=f"{prog} --algo {_algo_flag(argv)}")
     from fastrl.log import CountBar
     from fastrl.train_cli import report_error
 

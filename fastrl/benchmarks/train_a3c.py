@@ -1,4 +1,5 @@
-"""``fastrl bench train --algo a3c``: Hogwild env steps/s and updates/s against the number of workers.
+"""``fastrl bench train --algo a3c`` (or ``unreal``): Hogwild env steps/s and updates/s against the number of
+workers.
 
 For each worker count (``--workers 1,2,4,...``) the preset's workers run on their own (no evaluator, no
 logging, no checkpoints) and their shared counters are read over ``--seconds``, after every worker has
@@ -26,6 +27,11 @@ from typing import Any
 import tyro
 
 from fastrl import records
+from fastrl.algos.base import lazy
+from fastrl.config import preset
+
+#: each Hogwild family's ``spec_for(config, observation_shape, actions)``
+SPEC_FOR = {"a3c": lazy("fastrl.algos.a3c.workers:spec_for"), "unreal": lazy("fastrl.algos.unreal.workers:spec_for")}
 
 
 @dataclass
@@ -33,9 +39,10 @@ class A3CBenchConfig:
     """A3C / async Q-learning throughput against the number of Hogwild workers."""
 
     algo: str = "a3c"
-    """learner family (fastrl bench train --algo a3c routes here)"""
+    """learner family: a3c or unreal (fastrl bench train --algo a3c or unreal routes here)"""
     preset: str = "a3c-atari"
-    """preset to measure: a3c-atari, a3c-catch, a3c-cartpole, nstepq-catch"""
+    """preset to measure: a3c-atari, a3c-catch, a3c-cartpole, nstepq-catch (a3c); unreal-catch, unreal-minatar,
+    unreal-base-minatar (unreal)"""
     env: str | None = None
     """env id (default: the preset's own)"""
     workers: tuple[int, ...] = (1, 2, 4)
@@ -55,8 +62,6 @@ class A3CBenchConfig:
 
 
 def bench_config(bench: A3CBenchConfig, workers: int):
-    from fastrl.config import preset
-
     config = preset(bench.preset, bench.env)
     a3c = dataclasses.replace(config.a3c, workers=workers,
                               lstm=config.a3c.lstm if bench.lstm is None else bench.lstm)
@@ -65,8 +70,11 @@ def bench_config(bench: A3CBenchConfig, workers: int):
 
 def measure(bench: A3CBenchConfig) -> list[dict]:
 
-    if bench.algo != "a3c":
-        raise ValueError(f"--algo {bench.algo!r}: this suite measures the a3c family (its presets choose the method)")
+    if bench.algo not in SPEC_FOR:
+        raise ValueError(f"--algo {bench.algo!r}: this suite measures the Hogwild families, {', '.join(SPEC_FOR)}")
+    if preset(bench.preset).algo != bench.algo:
+        raise ValueError(f"--preset {bench.preset}: a preset of {preset(bench.preset).algo}, not of --algo "
+                         f"{bench.algo}")
     results = {}
     for n in bench.workers:
         config = bench_config(bench, n)
@@ -125,9 +133,9 @@ def plot_scaling(rows: list[dict], path: Path) -> Path:
 def main(argv: list[str] | None = None, prog: str = "fastrl bench train --algo a3c") -> int:
     bench = tyro.cli(A3CBenchConfig, args=argv, prog=prog)
     rows = measure(bench)
-    records.print_table(rows, title="fastrl bench train --algo a3c",
+    records.print_table(rows, title=f"fastrl bench train --algo {bench.algo}",
                         extra_columns=("workers", "speedup", "efficiency", "cpu_share"))
-    path = bench.json or (records.default_path("train_a3c") if bench.save else None)
+    path = bench.json or (records.default_path(f"train_{bench.algo}") if bench.save else None)
     if path is not None:
         records.write_records(path, rows, records.run_meta(bench))
         print(f"records written to {path}")
@@ -146,14 +154,13 @@ def measure_throughput(config, *, seconds: float, warmup: float = 3.0) -> dict[s
     worker got, and ``env_steps_per_cpu_s``. On a machine that other work shares, these tell the workers'
     own cost (constant when the workers do not slow each other down) from the cores they were given."""
     from fastrl import hogwild
-    from fastrl.algos.a3c.supervisor import Supervisor
-    from fastrl.algos.a3c.workers import PRELOAD
+    from fastrl.algos.asynchronous.supervisor import Supervisor
 
     config = dataclasses.replace(config, eval_interval=0, stop_return=None, total_env_steps=1 << 62)
-    supervisor = Supervisor(config, Path(), None, None)  # builds the shared state; writes nothing
+    supervisor = Supervisor(SPEC_FOR[config.algo], config, Path(), None, None)  # the shared state; writes nothing
     board = supervisor.shared.board
     pool = hogwild.WorkerPool(supervisor.roles(), board, start_method=config.a3c.start_method, max_restarts=0,
-                              preload=PRELOAD)
+                              preload=supervisor.spec.preload)
     try:
         pool.start()
         started = time.monotonic()

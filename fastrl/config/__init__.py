@@ -32,8 +32,9 @@ from fastrl.config.reinforce import ReinforceConfig
 from fastrl.config.replay import ReplayConfig
 from fastrl.config.run import RunConfig, check_fits_env, from_dict, to_dict
 from fastrl.config.torso import network_for
+from fastrl.config.unreal import UnrealConfig
 
 __all__ = ["A3C_METHODS", "ALGO_FIELDS", "ATARI_OPTIONS", "DDPG_VARIANTS", "PRESETS", "A3CConfig", "ConfigError",
            "DDPGConfig", "DQNConfig", "EnvConfig", "ImpalaConfig", "NFQConfig", "PPOConfig", "ReinforceConfig",
-           "ReplayConfig", "RunConfig", "check_fits_env", "from_dict", "network_for", "preset", "presets_of",
-           "to_dict"]
+           "ReplayConfig", "RunConfig", "UnrealConfig", "check_fits_env", "from_dict", "network_for", "preset",
+           "presets_of", "to_dict"]

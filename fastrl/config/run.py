@@ -28,6 +28,7 @@ from fastrl.config.nfq import NFQConfig
 from fastrl.config.ppo import PPOConfig
 from fastrl.config.reinforce import ReinforceConfig
 from fastrl.config.replay import ReplayConfig
+from fastrl.config.unreal import UnrealConfig
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class RunConfig:
     """neural fitted Q iteration"""
     impala: ImpalaConfig = field(default_factory=ImpalaConfig)
     """IMPALA: actor processes and a V-trace learner"""
+    unreal: UnrealConfig = field(default_factory=UnrealConfig)
+    """UNREAL's auxiliary tasks (its base agent: the a3c section's A3C LSTM)"""
     algo: tyro.conf.Suppress[str] = "dqn"
     """the learner family (set by the command: fastrl train dqn)"""
     preset: str = ""

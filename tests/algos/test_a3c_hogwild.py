@@ -15,15 +15,16 @@ import torch
 
 from fastrl import hogwild
 from fastrl.algos.a3c import workers as a3c
+from fastrl.algos.asynchronous import workers as parts
 
 
-def tiny_shared(workers: int = 2, alpha: float = 0.9) -> a3c.Shared:
+def tiny_shared(workers: int = 2, alpha: float = 0.9) -> parts.Shared:
     """θ of a 2x2 linear layer (4 parameters) in shared memory, with the shared RMSProp."""
     net = torch.nn.Linear(2, 2, bias=False)
     params = hogwild.shared_zeros(4)
     hogwild.flatten_into(net, params)
     optimizer = hogwild.SharedRMSprop(params, alpha=alpha, eps=0.1)
-    return a3c.Shared(params, None, optimizer, hogwild.Board(workers, a3c.STAT_COLUMNS))
+    return parts.Shared(params, None, optimizer, hogwild.Board(workers, len(a3c.STATS["a3c"]) + 1))
 
 
 def one_hot_gradients(index: int, steps: int) -> list[torch.Tensor]:
@@ -37,15 +38,15 @@ def one_hot_gradients(index: int, steps: int) -> list[torch.Tensor]:
     return out
 
 
-def apply_one_hot(index: int, shared: a3c.Shared, steps: int, *, incarnation: int = 0) -> None:
+def apply_one_hot(index: int, shared: parts.Shared, steps: int, *, incarnation: int = 0) -> None:
     """A worker role: ``steps`` Hogwild updates through the same call the actor-learners use."""
     for grad in one_hot_gradients(index, steps):
-        a3c.apply_gradients(shared, grad, lr=0.01)
+        parts.apply_gradients(shared, grad, lr=0.01)
         shared.board.updates[index] += 1
 
 
 def run_roles(roles: list[hogwild.Role], board: hogwild.Board, timeout: float = 60.0) -> None:
-    pool = hogwild.WorkerPool(roles, board, max_restarts=0, preload=a3c.PRELOAD)
+    pool = hogwild.WorkerPool(roles, board, max_restarts=0, preload=a3c.Spec.preload)
     try:
         pool.start()
         deadline = time.monotonic() + timeout
@@ -72,7 +73,7 @@ def test_two_workers_updates_land_in_the_shared_tensors():
     expected.params.copy_(before)
     for i in range(2):
         for grad in one_hot_gradients(i, steps):
-            a3c.apply_gradients(expected, grad, lr=0.01)
+            parts.apply_gradients(expected, grad, lr=0.01)
     assert torch.equal(shared.params, expected.params)
     assert not torch.equal(shared.params[[0, 2]], before[[0, 2]]), "worker 0's updates are missing"
     assert not torch.equal(shared.params[[1, 3]], before[[1, 3]]), "worker 1's updates are missing"
@@ -97,10 +98,10 @@ def test_workers_updating_the_same_elements_all_land():
     assert bool((shared.params < alone.params).all()) and bool((alone.params < start).all())
 
 
-def apply_all(index: int, shared: a3c.Shared, steps: int, *, incarnation: int = 0) -> None:
+def apply_all(index: int, shared: parts.Shared, steps: int, *, incarnation: int = 0) -> None:
     grad = torch.full((4,), 0.5)
     for _ in range(steps):
-        a3c.apply_gradients(shared, grad, lr=1e-3)
+        parts.apply_gradients(shared, grad, lr=1e-3)
         shared.board.updates[index] += 1
 
 
@@ -169,7 +170,7 @@ def test_no_lock_in_a_workers_loop(method):
     """A whole actor-learner, run in this process for 300 env steps (acting, gradients, Hogwild updates of
     the shared tensors, counters, target refreshes), takes no lock."""
     spec = catch_spec(method)
-    shared = a3c.make_shared(spec, seed=0)
+    shared = parts.make_shared(spec, seed=0)
     before = shared.params.clone()
     target = a3c.a3c_actor_learner if method == "a3c" else a3c.q_actor_learner
     seen, calls = locks_taken(lambda: target(0, spec, shared))

@@ -12,15 +12,16 @@ import torch
 
 from fastrl.algos.a3c import workers as a3c
 from fastrl.algos.a3c.spec import default_config
+from fastrl.algos.asynchronous import workers as parts
 from fastrl.config import ConfigError, check_fits_env, preset
 
 
 def test_discounted_returns_bootstrap_and_terminal():
     rewards = [1.0, 0.0, 2.0]
-    assert a3c.discounted_returns(rewards, 10.0, 0.5) == [1.0 + 0.5 * (0.0 + 0.5 * (2.0 + 0.5 * 10.0)),
+    assert parts.discounted_returns(rewards, 10.0, 0.5) == [1.0 + 0.5 * (0.0 + 0.5 * (2.0 + 0.5 * 10.0)),
                                                            0.5 * (2.0 + 0.5 * 10.0), 2.0 + 0.5 * 10.0]
-    assert a3c.discounted_returns(rewards, 0.0, 0.9) == pytest.approx([1.0 + 0.9 ** 2 * 2.0, 0.9 * 2.0, 2.0])
-    assert a3c.discounted_returns([], 3.0, 0.9) == []
+    assert parts.discounted_returns(rewards, 0.0, 0.9) == pytest.approx([1.0 + 0.9 ** 2 * 2.0, 0.9 * 2.0, 2.0])
+    assert parts.discounted_returns([], 3.0, 0.9) == []
 
 
 @pytest.mark.parametrize("lstm_size", [0, 8])
@@ -67,10 +68,10 @@ def test_epsilon_anneals_to_the_workers_final_value():
 
 def test_learning_rate_anneals_to_zero():
     c = a3c.A3CConfig(lr=1e-3, anneal_lr=True)
-    assert a3c.learning_rate(c, 0, 100) == 1e-3
-    assert a3c.learning_rate(c, 50, 100) == pytest.approx(5e-4)
-    assert a3c.learning_rate(c, 200, 100) == 0.0
-    assert a3c.learning_rate(dataclasses.replace(c, anneal_lr=False), 50, 100) == 1e-3
+    assert parts.learning_rate(c, 0, 100) == 1e-3
+    assert parts.learning_rate(c, 50, 100) == pytest.approx(5e-4)
+    assert parts.learning_rate(c, 200, 100) == 0.0
+    assert parts.learning_rate(dataclasses.replace(c, anneal_lr=False), 50, 100) == 1e-3
 
 
 def test_a3c_atari_preset_is_the_papers():
@@ -128,7 +129,7 @@ def test_a_rollout_after_an_episode_end_starts_from_the_new_episode(env_id, back
                     env_backend=backend, env_options=(), seed=3, total_env_steps=10**6,
                     observation_shape=(10, 5) if env_id == "Catch-v0" else (4,), actions=3 if env_id == "Catch-v0" else 2,
                     eval_interval=0, eval_episodes=1)
-    worker = a3c._Worker(0, spec, a3c.make_shared(spec, 0), 0)
+    worker = parts.Worker(0, spec, parts.make_shared(spec, 0), 0)
     for t in range(600):
         worker.step(t, worker.action_tensor(0))
         if worker.done:

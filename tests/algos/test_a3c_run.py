@@ -10,6 +10,7 @@ import torch
 
 from fastrl import checkpoint
 from fastrl.algos.a3c import workers as a3c
+from fastrl.algos.asynchronous import workers as parts
 from fastrl.config import preset
 from fastrl.log import METRICS, read_jsonl
 from fastrl.runner import load_run_config, train
@@ -29,7 +30,7 @@ def test_each_variant_trains(tmp_path, method, lstm, optimizer, start_method):
                                                                  optimizer=optimizer, optim_eps=1e-5,
                                                                  start_method=start_method))
     torch.manual_seed(config.seed)
-    initial = a3c.make_shared(a3c.spec_for(config, (10, 5), 3), config.seed).params.clone()
+    initial = parts.make_shared(a3c.spec_for(config, (10, 5), 3), config.seed).params.clone()
     train(config)
     saved = checkpoint.load(config.run_dir)
     assert saved.step >= 3_000

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fastrl import checkpoint, hogwild
-from fastrl.algos.a3c import workers as a3c
+from fastrl.algos.asynchronous import workers as parts
 from fastrl.config import preset
 from fastrl.log import read_jsonl
 from fastrl.runner import train
@@ -39,7 +39,7 @@ def wait_for(condition, timeout: float, what: str):
 
 
 def started_pid(run_dir: Path, role: str, incarnation: int = 0) -> int | None:
-    for row in read_jsonl(run_dir / a3c.EVENTS):
+    for row in read_jsonl(run_dir / parts.EVENTS):
         if row["event"] == "start" and row["role"] == role and row["incarnation"] == incarnation:
             return row["pid"]
     return None
@@ -121,7 +121,7 @@ def test_a_killed_worker_is_restarted_and_the_run_completes(tmp_path):
     killer.join()
     assert "error" not in killed, killed.get("error")
 
-    events = read_jsonl(config.run_dir / a3c.EVENTS)
+    events = read_jsonl(config.run_dir / parts.EVENTS)
     death = [e for e in events if e["event"] == "exit" and e["pid"] == killed["pid"]]
     assert death and death[0]["how"] == "was killed by SIGKILL", events
     assert death[0]["wall_time"] - killed["wall_time"] < 1.0, "the death was noticed late"
@@ -149,7 +149,7 @@ def test_too_many_deaths_stop_the_run_with_a_clear_error(tmp_path):
         train(config)
     killer.join()
     assert checkpoint.load(config.run_dir).step > 0  # stopped cleanly, with a checkpoint
-    events = read_jsonl(config.run_dir / a3c.EVENTS)
+    events = read_jsonl(config.run_dir / parts.EVENTS)
     pids = {e["pid"] for e in events}
     assert not still_there({pid: start for pid, start in descendants(os.getpid()).items() if pid in pids})
 
@@ -166,7 +166,7 @@ def test_sigterm_stops_every_process_and_writes_a_checkpoint(tmp_path):
     try:
         wait_for(lambda: len(read_jsonl(run_dir / "metrics.jsonl")) >= 2, 120, "two metrics rows")
         tree = descendants(proc.pid)
-        roles = {e["role"]: e["pid"] for e in read_jsonl(run_dir / a3c.EVENTS) if e["event"] == "start"}
+        roles = {e["role"]: e["pid"] for e in read_jsonl(run_dir / parts.EVENTS) if e["event"] == "start"}
         assert {"worker 0", "worker 1", "evaluator"} <= set(roles) and set(roles.values()) <= set(tree)
         os.kill(proc.pid, signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
@@ -184,7 +184,7 @@ def test_sigterm_stops_every_process_and_writes_a_checkpoint(tmp_path):
     assert not left, {pid: (state, Path(f"/proc/{pid}/cmdline").read_bytes()[:80]) for pid, state in left.items()}
     leaked = [name for name in os.listdir("/dev/shm") if any(f"_{pid}_" in name for pid in [proc.pid, *tree])]
     assert not leaked, leaked
-    exits = [e for e in read_jsonl(run_dir / a3c.EVENTS) if e["event"] == "exit"]
+    exits = [e for e in read_jsonl(run_dir / parts.EVENTS) if e["event"] == "exit"]
     assert {e["how"] for e in exits} == {"exited normally"}, json.dumps(exits, indent=1)
 
 
@@ -202,7 +202,7 @@ def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path):
     try:
         wait_for(lambda: len(read_jsonl(run_dir / "metrics.jsonl")) >= 1, 120, "a metrics row")
         tree = descendants(proc.pid)
-        roles = {e["role"] for e in read_jsonl(run_dir / a3c.EVENTS) if e["event"] == "start"}
+        roles = {e["role"] for e in read_jsonl(run_dir / parts.EVENTS) if e["event"] == "start"}
         assert {"worker 0", "worker 1", "evaluator"} <= roles
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)

@@ -1,2 +1,2 @@
-"""A3C and async Q-learning on Hogwild workers: ``spec.py`` declares them, ``learner.py`` holds the workers,
-the evaluator and the supervisor."""
+"""A3C and async Q-learning on Hogwild workers: ``spec.py`` declares them, ``workers.py`` holds their
+actor-learners; the evaluator and the supervisor they share with UNREAL are ``fastrl.algos.asynchronous``."""

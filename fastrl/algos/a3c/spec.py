@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from fastrl.algos.asynchronous.checks import check_run
 from fastrl.algos.base import Algorithm, lazy
 from fastrl.config import A3CConfig, ConfigError, EnvConfig, RunConfig, preset
-from fastrl.config.fields import resolve_device_name
 from fastrl.config.torso import torso_fits
 
 
@@ -82,19 +82,6 @@ def default_config(env: str | None = None) -> RunConfig:
     return RunConfig(algo="a3c", env=EnvConfig(id=env, num_envs=1), a3c=A3CConfig(network="mlp"), torch_threads=1)
 
 
-def check_run(config: RunConfig) -> None:
-    if config.env.num_envs != 1:
-        raise ConfigError(f"--num-envs {config.env.num_envs}: each A3C worker steps one env; set the number of "
-                          f"workers with --workers (and --num-envs 1)")
-    if resolve_device_name(config.device) != "cpu":
-        raise ConfigError(f"--device {config.device}: the Hogwild workers share parameters in CPU shared memory; "
-                          f"A3C runs on the CPU (for a GPU, use the synchronous A2C: fastrl train ppo "
-                          f"--preset a2c-atari)")
-    if config.stop_return is not None and not config.eval_interval:
-        raise ConfigError("--stop-return needs --eval-interval > 0: the evaluator process's greedy returns "
-                          "decide when to stop")
-
-
 def check_env(config: RunConfig, observation_space, action_space, where: str) -> None:
     import gymnasium
 
@@ -112,7 +99,7 @@ ALGORITHM = Algorithm(
     check_run=check_run,
     check_env=check_env,
     learner_for=lazy("fastrl.algos.a3c.workers:learner_for"),
-    supervise=lazy("fastrl.algos.a3c.supervisor:train_run"),
+    supervise=lazy("fastrl.algos.a3c.workers:train_run"),
     evaluate_run=lazy("fastrl.algos.a3c.workers:evaluate_run"),
     default_config=default_config,
 )

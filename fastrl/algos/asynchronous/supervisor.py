@@ -1,26 +1,23 @@
-"""A3C's supervisor: the run's parts (run directory, metrics, evaluation, checkpoints, resume) around the
-Hogwild worker processes of ``fastrl.algos.a3c.workers``, which own the envs."""
+"""The supervisor of a Hogwild run (A3C, async Q-learning, UNREAL): the run's parts (run directory, metrics,
+evaluation, checkpoints, resume) around the worker processes of a family's ``Spec``, which own the envs."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from fastrl import checkpoint, hogwild, rundir, signals
-from fastrl.algos.a3c.workers import (
+from fastrl.algos.asynchronous.workers import (
     EVENTS,
-    PRELOAD,
-    STATS,
     Policy,
     Shared,
-    a3c_actor_learner,
+    Spec,
     evaluate_policy,
     evaluator,
     make_shared,
-    q_actor_learner,
-    spec_for,
 )
 from fastrl.config import check_fits_env
 from fastrl.log import RunLogger
@@ -32,8 +29,10 @@ class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped the run; its workers are stopped and its final checkpoint is written."""
 
 
-def train_run(config, run_dir: Path, ckpt: checkpoint.Checkpoint | None, *, stop_at: int | None = None) -> None:
-    """Train as ``config`` (a ``RunConfig`` with ``algo="a3c"``) says in ``run_dir``, from ``ckpt`` where given.
+def train_run(spec_for: Callable[..., Spec], config, run_dir: Path, ckpt: checkpoint.Checkpoint | None, *,
+              stop_at: int | None = None) -> None:
+    """Train as ``config`` says in ``run_dir``, from ``ckpt`` where given, with the workers of the family's
+    ``spec_for(config, observation_shape, actions)`` (a family's ``supervise`` is this, bound to it).
 
     ``fastrl.runner.train`` calls this in place of a ``train(run)`` loop: the workers own the envs, so the
     supervisor does its own run plumbing (the same run directory, metrics, checkpoints and resume).
@@ -44,15 +43,15 @@ def train_run(config, run_dir: Path, ckpt: checkpoint.Checkpoint | None, *, stop
     the parameters that evaluation played (the workers kept learning while it played), evaluated once more
     by the supervisor on other seeds: the final metrics row.
     """
-    Supervisor(config, Path(run_dir), ckpt, stop_at).run()
+    Supervisor(spec_for, config, Path(run_dir), ckpt, stop_at).run()
 
 
 class Supervisor:
     """The main process of a run: it starts the workers and the evaluator, logs, checkpoints and stops."""
 
-    def __init__(self, config, run_dir: Path, ckpt: checkpoint.Checkpoint | None, stop_at: int | None):
+    def __init__(self, spec_for: Callable[..., Spec], config, run_dir: Path, ckpt: checkpoint.Checkpoint | None,
+                 stop_at: int | None):
         self.config, self.run_dir, self.ckpt, self.stop_at = config, run_dir, ckpt, stop_at
-        c = config.a3c
         probe = spec_for(config, (), 0).make_env(1, config.seed)  # the spaces, checked before anything starts
         try:
             check_fits_env(config, probe.single_observation_space, probe.single_action_space)
@@ -61,7 +60,7 @@ class Supervisor:
             probe.close()
         self.spec = spec_for(config, shape, actions)
         self.shared = self._shared_state()
-        self.stat_names = STATS[c.family]
+        self.stat_names = self.spec.stats
 
     def _shared_state(self) -> Shared:
         shared = make_shared(self.spec, self.config.seed)
@@ -83,7 +82,7 @@ class Supervisor:
             torch.set_num_threads(config.torch_threads)
         pool = hogwild.WorkerPool(self.roles(), board, start_method=config.a3c.start_method,
                                   max_restarts=config.a3c.max_restarts, events=self.run_dir / EVENTS,
-                                  preload=PRELOAD)
+                                  preload=self.spec.preload)
         reader = board.reader()
         self._episodes: list[tuple[int, float, int]] = []  # read from the board, not yet logged
         finished, reached, outcome = False, False, None
@@ -136,8 +135,7 @@ class Supervisor:
             raise outcome
 
     def roles(self) -> list[hogwild.Role]:
-        c = self.config.a3c
-        target = a3c_actor_learner if c.family == "a3c" else q_actor_learner
+        target = self.spec.actor_learner()
         roles = [hogwild.Role(name, target, i, (self.spec, self.shared))
                  for i, name in enumerate(self._worker_names())]
         if self.config.eval_interval:
