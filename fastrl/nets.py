@@ -2,6 +2,9 @@
 
 - ``NatureCNN``: the convolutional torso of Mnih et al. (2015) for stacked 84x84 uint8 frames (scaled to
   [0, 1] inside, so frames stay uint8 in replay and on the way in).
+- ``MinAtarCNN``: the torso of MinAtar's own agents (Young & Tian 2019; kenjyoung/MinAtar examples/dqn.py and
+  AC_lambda.py): one 16-filter 3x3 convolution and a 128-unit layer, a quarter of the Nature CNN's widths, for
+  the [C, 10, 10] boolean boards.
 - ``MLP``: a ReLU multilayer perceptron for vector (or small grid) observations, flattened.
 - ``QHead``: one linear layer to Q(s, .) ([B, A]), or to per-action logits over C51's atoms ([B, A, atoms]).
 - ``DuelingHead``: value and advantage streams combined as V + A - mean_a A (Wang et al. 2016); with atoms,
@@ -42,6 +45,23 @@ class NatureCNN(nn.Module):
         return self.fc(self.convs(x))
 
 
+MINATAR_FEATURES = 128
+
+
+class MinAtarCNN(nn.Module):
+    """Conv 16x3x3/1 (no padding), then a 128-unit layer, ReLU after each; input [B, C, H, W] (bool or float)."""
+
+    def __init__(self, observation_shape: tuple[int, ...]):
+        super().__init__()
+        channels, height, width = observation_shape
+        self.conv = nn.Sequential(nn.Conv2d(channels, 16, kernel_size=3, stride=1), nn.ReLU(), nn.Flatten())
+        self.fc = nn.Sequential(nn.Linear(16 * (height - 2) * (width - 2), MINATAR_FEATURES), nn.ReLU())
+        self.out_features = MINATAR_FEATURES
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(obs.float()))
+
+
 class MLP(nn.Module):
     """Linear + ReLU layers of widths ``hidden`` on the flattened observation."""
 
@@ -57,6 +77,17 @@ class MLP(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.layers(obs.float())
+
+
+def torso(network: str, observation_shape: tuple[int, ...], hidden: tuple[int, ...]) -> nn.Module:
+    """The torso ``network`` names ("nature_cnn", "minatar" or "mlp") for these observations."""
+    if network == "nature_cnn":
+        return NatureCNN(observation_shape[0])
+    if network == "minatar":
+        return MinAtarCNN(observation_shape)
+    if network == "mlp":
+        return MLP(observation_shape, hidden)
+    raise ValueError(f"network {network!r}: expected 'nature_cnn', 'minatar' or 'mlp'")
 
 
 class QHead(nn.Module):
@@ -165,14 +196,10 @@ class QNetwork(nn.Module):
 
 def q_network(observation_shape: tuple[int, ...], actions: int, *, network: str, hidden: tuple[int, ...],
               dueling: bool, atoms: int | None, noisy_sigma0: float | None = None) -> QNetwork:
-    """The Q network of a DQN variant: ``network`` "nature_cnn" or "mlp"; ``atoms`` None unless C51;
-    ``noisy_sigma0``: every fully connected layer a ``NoisyLinear`` with this σ0 (NoisyNet), None: plain."""
-    if network == "nature_cnn":
-        torso = NatureCNN(observation_shape[0])
-    elif network == "mlp":
-        torso = MLP(observation_shape, hidden)
-    else:
-        raise ValueError(f"network {network!r}: expected 'nature_cnn' or 'mlp'")
+    """The Q network of a DQN variant: ``network`` "nature_cnn", "minatar" or "mlp" (``torso``); ``atoms`` None
+    unless C51; ``noisy_sigma0``: every fully connected layer a ``NoisyLinear`` with this σ0 (NoisyNet), None:
+    plain."""
+    body = torso(network, observation_shape, hidden)
     head_cls = DuelingHead if dueling else QHead
-    net = QNetwork(torso, head_cls(torso.out_features, actions, atoms))
+    net = QNetwork(body, head_cls(body.out_features, actions, atoms))
     return net if noisy_sigma0 is None else make_noisy(net, noisy_sigma0)

@@ -83,6 +83,23 @@ class Rollout:
             self.pending.index_copy_(0, env_ids, terminated | truncated)
 
 
+def collect_sync(envs, rollout: Rollout, act: Policy, clock, on_step: Callable[[int, dict[str, Any]], None]) -> None:
+    """Fill ``rollout`` by stepping all of ``envs`` together: act, store, step, store, then ``on_step(t, info)``
+    with step t's ``info`` (timed as ``store``); ``clock`` times the stages."""
+    obs = rollout.next_obs
+    for t in range(rollout.num_steps):
+        with clock("act"):
+            stored, env_action, logprob, value = act(obs, t, None)
+        with clock("store"):
+            rollout.write_policy(t, None, obs, stored, logprob, value)
+        with clock("env"):
+            obs, reward, terminated, truncated, info = envs.step(env_action)
+        with clock("store"):
+            rollout.write_step(t, None, reward, terminated, truncated)
+            on_step(t, info)
+    rollout.next_obs.copy_(obs)
+
+
 class Collector:
     """Fills a ``Rollout`` from ``envs`` (async where ``envs.is_async``); ``after_step(info)`` is called for
     every step (sync) or batch (async) the envs return, ``clock`` times the stages."""
@@ -115,19 +132,7 @@ class Collector:
     # ---- sync -------------------------------------------------------------------------------------------
 
     def _collect_sync(self, act: Policy) -> None:
-        r, clock = self.rollout, self.clock
-        obs = r.next_obs
-        for t in range(r.num_steps):
-            with clock("act"):
-                stored, env_action, logprob, value = act(obs, t, None)
-            with clock("store"):
-                r.write_policy(t, None, obs, stored, logprob, value)
-            with clock("env"):
-                obs, reward, terminated, truncated, info = self.envs.step(env_action)
-            with clock("store"):
-                r.write_step(t, None, reward, terminated, truncated)
-                self.after_step(info)
-        r.next_obs.copy_(obs)
+        collect_sync(self.envs, self.rollout, act, self.clock, lambda t, info: self.after_step(info))
 
     # ---- async ------------------------------------------------------------------------------------------
 

@@ -65,8 +65,9 @@ class PPOConfig:
     other, and the update after it still gets all of torch_threads"""
     eval_deterministic: bool = True
     """evaluate with the most likely action (argmax, or the Gaussian's mean) instead of a sample"""
-    network: Literal["auto", "mlp", "nature_cnn"] = "auto"
-    """torso: nature_cnn (shared by policy and value) for stacked frames, mlp (one for each) for vectors;
+    network: Literal["auto", "mlp", "nature_cnn", "minatar"] = "auto"
+    """torso: nature_cnn (shared by policy and value) for stacked frames, minatar (MinAtar's conv 16x3x3 and
+    128 units, shared) for MinAtar's [C, 10, 10] boards, mlp (one for each) for vectors;
     auto picks by the observation's shape"""
     hidden: tuple[int, ...] = (64, 64)
     """MLP torsos: hidden layer widths"""

@@ -54,7 +54,7 @@ from fastrl.algos.common import (
 from fastrl.algos.gradients import GradNormPeak
 from fastrl.config import PPOConfig, network_for
 from fastrl.hardware import resolve_ppo
-from fastrl.nets import MLP, NatureCNN
+from fastrl.nets import torso
 from fastrl.ops.returns import gae
 from fastrl.rollout import Rollout
 from fastrl.run.stopwatch import untimed
@@ -75,7 +75,8 @@ RANK_SEED_STRIDE = 7_919
 
 class ActorCritic(nn.Module):
     """π(·|s) and V(s). Stacked frames: one Nature CNN torso shared by the policy and value heads (the PPO
-    paper's Atari agent); vectors: separate MLP torsos for the actor and the critic (its MuJoCo agent).
+    paper's Atari agent); MinAtar boards: one MinAtar torso shared the same way (as MinAtar's own actor-critic,
+    examples/AC_lambda.py); vectors: separate MLP torsos for the actor and the critic (its MuJoCo agent).
 
     ``forward(obs) -> (policy, value)``: ``policy`` is the logits [B, A] (discrete) or the Gaussian's mean
     [B, A] (continuous, with the parameter ``log_std`` [A]); ``value`` is [B]. Orthogonal initialization as
@@ -86,13 +87,10 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.discrete = isinstance(action_space, gymnasium.spaces.Discrete)
         outputs = int(action_space.n) if self.discrete else int(action_space.shape[0])
-        self.shared = network_for(config, observation_shape) == "nature_cnn"
-        if self.shared:
-            self.actor_torso = NatureCNN(observation_shape[0])
-            self.critic_torso = None
-        else:
-            self.actor_torso = MLP(observation_shape, config.hidden)
-            self.critic_torso = MLP(observation_shape, config.hidden)
+        network = network_for(config, observation_shape)
+        self.shared = network != "mlp"
+        self.actor_torso = torso(network, observation_shape, config.hidden)
+        self.critic_torso = None if self.shared else torso(network, observation_shape, config.hidden)
         features = self.actor_torso.out_features
         self.policy_head = nn.Linear(features, outputs)
         self.value_head = nn.Linear(features, 1)

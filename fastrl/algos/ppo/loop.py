@@ -1,9 +1,11 @@
 """PPO's and A2C's training loop on a ``fastrl.runner.Run``: collect a rollout, learn from it, tick.
 
 Per iteration: the collector steps the envs ``num_steps`` times with the policy (``fastrl.rollout``; async
-envs step one half while the policy acts for the other), rewards are scaled where ``normalize_rewards``, and
-``PPO.learn`` computes advantages (GAE) and runs the epochs of minibatch updates. Async collection's env
-options (half the envs per batch, the engine's threads) come from ``env_options``.
+envs step one half while the policy acts for the other; native envs through ``fastrl.device_rollout``, which
+never reads the device and on CUDA replays the whole rollout as one CUDA graph), rewards are scaled where
+``normalize_rewards``, and ``PPO.learn`` computes advantages (GAE) and runs the epochs of minibatch updates.
+The env options (native envs without the action check; async collection's halves and engine threads) come
+from ``env_options``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 from fastrl.algos.common import RunningMeanStd
 from fastrl.algos.ppo.learner import PPO, learner_for
 from fastrl.config import ConfigError
+from fastrl.device_rollout import DeviceCollector
 from fastrl.envs.base import torch_dtype
 from fastrl.rollout import Collector, Rollout
 
@@ -52,14 +55,18 @@ class RewardScaler:
 
 
 def env_options(config) -> dict:
-    """Async collection: ``batch_size = num_envs / 2``, and unless the env options set ``num_threads``, the
-    engine's threads (``async_env_threads``); refused where the backend has no async mode."""
-    if not config.ppo.async_envs:
-        return {}
+    """Native envs: ``check_actions=False`` unless the env options set it (the rollout stays on the device,
+    ``fastrl.device_rollout``: the check reads the device at every step, and the policy's actions are in range
+    by construction). Async collection: ``batch_size = num_envs / 2``, and unless the env options set
+    ``num_threads``, the engine's threads (``async_env_threads``); refused where the backend has no async
+    mode."""
     from fastrl.envs.native import NATIVE_ENVS
 
     backend = config.env.backend
-    if backend in ("native", "gymnasium") or (backend == "auto" and config.env.id in NATIVE_ENVS):
+    native = backend == "native" or (backend == "auto" and config.env.id in NATIVE_ENVS)
+    if not config.ppo.async_envs:
+        return {"check_actions": False} if native and "check_actions" not in config.env.make_options() else {}
+    if native or backend == "gymnasium":
         shown = "native" if backend == "auto" else backend
         raise ConfigError(f"--async-envs needs an env engine with an async mode (envpool, ale), but {config.env.id} "
                           f"runs on the {shown} backend here; drop --async-envs (or choose --backend envpool)")
@@ -90,7 +97,11 @@ def train(run) -> PPO:
                           rank=run.rank, world_size=run.world_size)
     rollout = Rollout(config.num_steps, envs.num_envs, run.observation_shape, torch_dtype(envs.single_observation_space),
                       learner.action_shape, learner.action_dtype, run.device)
-    collector = Collector(envs, rollout, run.after_step, run.stopwatch)
+    if envs.backend == "native":
+        graphs = run.device.type == "cuda" and not envs.check_actions and not learner.config.bf16
+        collector = DeviceCollector(envs, rollout, run.after_step, run.stopwatch, graphs=graphs)
+    else:
+        collector = Collector(envs, rollout, run.after_step, run.stopwatch)
     scaler = (RewardScaler(envs.num_envs, config.gamma, run.device, run.world_size)
               if config.normalize_rewards else None)
     saved = run.checkpoint.state["loop"] if run.checkpoint is not None else None
