@@ -46,6 +46,10 @@ def test_bench_learn_records_each_seed_and_the_iqm_and_reuses_finished_runs(tmp_
     assert [r["value"] for r in again if r["backend"] == "fastrl"] == [r["value"] for r in seeds]
     assert all(r["seconds_this_call"] < 1.0 for r in again if r["backend"] == "fastrl")
 
+    beside = [*argv[:-3], "--json", str(tmp_path / "beside.json"), "--beside", str(tmp_path / "learn.json")]
+    assert main([*beside, "--no-progress"]) == 0  # another record's IQM curve drawn beside this one's
+    assert (tmp_path / "beside.png").stat().st_size > (tmp_path / "learn.png").stat().st_size
+
 
 def test_fewer_than_20_eval_episodes_is_refused_in_one_line(tmp_path, capsys):
     assert main(["--preset", "dqn-catch", "--eval-episodes", "5", "--runs", str(tmp_path)]) == 2

@@ -17,6 +17,7 @@ steps or frames. A PNG of the curves is written beside the records.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -58,6 +59,9 @@ class LearnBenchConfig:
     """where to write the records (default: profiles/<hardware>/learn-<preset>-<env>.json)"""
     progress: bool = True
     """show each run's progress line"""
+    beside: tuple[Path, ...] = ()
+    """records of other presets' bench learn (their JSON) whose IQM curves the plot draws beside this one's, e.g.
+    a baseline's on the same env"""
 
 
 def seed_config(bench: LearnBenchConfig, seed: int) -> RunConfig:
@@ -187,7 +191,7 @@ def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
     return per_seed, summary
 
 
-def plot(per_seed: list[dict], summary: list[dict], path: Path, title: str) -> None:
+def plot(per_seed: list[dict], summary: list[dict], path: Path, title: str, beside: tuple[Path, ...] = ()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -199,12 +203,15 @@ def plot(per_seed: list[dict], summary: list[dict], path: Path, title: str) -> N
     for seed in sorted({r["seed"] for r in per_seed}):
         rows = [r for r in per_seed if r["seed"] == seed]
         ax.plot([r[x_key] for r in rows], [r["value"] for r in rows], lw=0.8, alpha=0.5, label=f"seed {seed}")
-    iqm = [r for r in summary if r["backend"] == "fastrl-iqm"]
-    if iqm:
-        xs = [r[x_key] for r in iqm]
-        ax.plot(xs, [r["value"] for r in iqm], color="black", lw=2, label="IQM")
-        ax.fill_between(xs, [r["ci_low"] for r in iqm], [r["ci_high"] for r in iqm], color="black", alpha=0.15,
-                        label="95% bootstrap CI")
+    others = [json.loads(Path(other).read_text())["records"] for other in beside]
+    for color, records_ in zip(["black", "tab:red", "tab:blue", "tab:green"], [summary, *others], strict=False):
+        iqm = [r for r in records_ if r["backend"] == "fastrl-iqm"]
+        if iqm:
+            xs = [r[x_key] for r in iqm]
+            name = f"{iqm[0]['case'].split('/')[0]} " if beside else ""
+            ax.plot(xs, [r["value"] for r in iqm], color=color, lw=2, label=f"{name}IQM")
+            ax.fill_between(xs, [r["ci_low"] for r in iqm], [r["ci_high"] for r in iqm], color=color, alpha=0.15,
+                            label=f"{name}95% bootstrap CI")
     for ref in (r for r in summary if r["backend"] == "published"):
         x = ref["x"] if ref["x_unit"] == x_key else ref["x"] * 4  # agent steps of a frame-skip-4 source
         ax.scatter([x], [ref["value"]], marker="*", s=120, zorder=3, label=f"{ref['method']} (published)")
@@ -234,7 +241,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench learn") -> int
     path = bench.json or records.default_path(f"learn-{bench.preset}-{env_id}")
     path.parent.mkdir(parents=True, exist_ok=True)
     records.write_records(path, per_seed + summary, records.run_meta(bench))
-    plot(per_seed, summary, path.with_suffix(".png"), f"{bench.preset} on {env_id}")
+    plot(per_seed, summary, path.with_suffix(".png"), f"{bench.preset} on {env_id}", bench.beside)
     final = [r for r in summary if r["backend"] == "fastrl-iqm"]
     if final and not math.isnan(final[-1]["value"]):
         print(f"final IQM {final[-1]['value']:.3g} [{final[-1]['ci_low']:.3g}, {final[-1]['ci_high']:.3g}] "
