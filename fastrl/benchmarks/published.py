@@ -71,6 +71,29 @@ _CLEANRL_CLASSIC_PROTOCOL = (
     "500k env steps"
 )
 
+_GYMNAX_MINATAR_PROTOCOL = (
+    "gymnax's JAX ports of MinAtar (minimal action set, no sticky actions, episodes cut at 1000 steps; fastrl's "
+    "envs keep the package's sticky actions 0.1 and no step limit); PPO of gymnax-blines: 64 envs x 128 steps, 4 "
+    "epochs of 8 minibatches, 256x256 MLPs on the flattened board, gamma 0.999, lr 5e-4, 10M env steps; score = "
+    "the return gymnax's README lists for the trained agent (R), no std given"
+)
+
+
+def _gymnax_minatar_ppo(env_id: str, score: float) -> Published:
+    return Published(
+        "ppo",
+        "PPO (gymnax-blines)",
+        env_id,
+        10_000_000,
+        "env_steps",
+        score,
+        None,
+        "github.com/RobertTLange/gymnax README.md, environment table, column 'PPO' ('R: ...'); its configs in "
+        "github.com/RobertTLange/gymnax-blines agents/<Game>-MinAtar/ppo.yaml",
+        _GYMNAX_MINATAR_PROTOCOL,
+        False,
+    )
+
 
 def _ppo_envpool(env_id: str, score: float, std: float) -> Published:
     return Published(
@@ -108,6 +131,11 @@ PUBLISHED: tuple[Published, ...] = (
     # --- PPO, Atari (CleanRL ppo_atari_envpool.py) ---
     _ppo_envpool("Pong-v5", 20.45, 0.09),
     _ppo_envpool("Breakout-v5", 211.24, 151.84),
+    # --- PPO, MinAtar (gymnax-blines; gymnax has no Seaquest agent) ---
+    _gymnax_minatar_ppo("MinAtar/Asterix-v1", 15.0),
+    _gymnax_minatar_ppo("MinAtar/Breakout-v1", 28.0),
+    _gymnax_minatar_ppo("MinAtar/Freeway-v1", 58.0),
+    _gymnax_minatar_ppo("MinAtar/SpaceInvaders-v1", 131.0),
     # --- PPO, classic control (CleanRL ppo.py) ---
     Published(
         "ppo",
