@@ -28,6 +28,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "learn"): ("fastrl.benchmarks.learn:main", "a preset's learning curve over seeds, beside published results"),
     ("bench", "peers"): ("fastrl.benchmarks.peers:main", "training env steps/s beside SB3 at SB3's settings"),
     ("bench", "planning"): ("fastrl.benchmarks.planning:main", "batched MCTS simulations/s beside the per-game reference"),
+    ("bench", "lag"): ("fastrl.benchmarks.lag:main", "IMPALA with a forced policy lag: V-trace beside no correction"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
     ("tabular", "cliff"): ("fastrl.tabular.command:cliff", "S&B Example 6.6: SARSA beside Q-learning on the cliff, figure"),
     ("tabular", "gridworld"): ("fastrl.tabular.command:gridworld", "S&B Example 4.1: DP, MC and TD(0) against v_pi"),

@@ -29,6 +29,10 @@ class ImpalaConfig:
     """V-trace: the importance weights of the policy gradient are clipped at this"""
     vtrace_lambda: float = 1.0
     """V-trace: lambda of the traces c_t = lambda * min(1, rho_t)"""
+    correction: Literal["vtrace", "none"] = "vtrace"
+    """vtrace: correct the actors' policy lag with V-trace (the paper); none: take the actors' data as the
+    learner's own (rho = c = 1, the importance weights dropped: the n-step on-policy actor-critic targets of A2C,
+    on lagged data), the baseline V-trace is measured against"""
     lr: float = 6e-4
     """learning rate of RMSProp (at the start, where anneal_lr)"""
     anneal_lr: bool = True
@@ -53,6 +57,8 @@ class ImpalaConfig:
     """how actor processes start"""
 
     def __post_init__(self):
+        if self.correction not in ("vtrace", "none"):
+            raise ConfigError(f"--correction {self.correction!r}: expected vtrace or none")
         for name in ("actors", "unroll", "batch_unrolls", "slots_per_actor"):
             require_int(self, name, least=1)
         require_number(self, "gamma", low=0.0, high=1.0)

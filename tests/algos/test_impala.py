@@ -1,5 +1,6 @@
 """IMPALA: the V-trace loss on a hand-made batch, V-trace's correction of lagged data against the uncorrected
-(on-policy) targets, actors that really act with older parameters, and the catch preset's final policy.
+(on-policy) targets, on a batch and over a whole run with a forced lag, actors that really act with older
+parameters, and the catch preset's final policy.
 
 Networks here are tables: with ``hidden=()`` the torso is a flatten, so a one-hot observation e_s reads column s
 of the policy head (the logits of s) and of the value head (V(s)).
@@ -7,6 +8,7 @@ of the policy head (the logits of s) and of the value head (V(s)).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -14,7 +16,7 @@ import torch
 from test_dqn_learns import assert_ends_solved
 
 from fastrl.algos.impala.learner import Impala
-from fastrl.config import ImpalaConfig
+from fastrl.config import ConfigError, ImpalaConfig, preset
 
 LN3 = math.log(3)
 
@@ -61,7 +63,8 @@ def test_vtrace_estimates_the_learners_policy_from_lagged_data_where_on_policy_t
     """A one-step bandit (reward 1 for action 1, 0 for action 0). The actor acted with an old policy μ (μ(a1) =
     0.1); the learner's π has moved on (π(a1) = 3/4). Averaged over the actor's data, V-trace's targets
     (ρ̄ above every ratio) estimate V^π = 0.75; the targets of a learner that takes the data as its own
-    (ρ = 1: a lagged on-policy update) estimate V^μ = 0.1, the value of a policy it no longer has."""
+    (``correction="none"``, ρ = c = 1: a lagged on-policy update) estimate V^μ = 0.1, the value of a policy it
+    no longer has."""
     learner = table_impala([[0.0, LN3]], [0.5], clip_rho=100.0, clip_pg_rho=100.0)
     count = 20_000
     mu_logits = torch.tensor([math.log(9), 0.0])
@@ -72,9 +75,33 @@ def test_vtrace_estimates_the_learners_policy_from_lagged_data_where_on_policy_t
     done = torch.ones(1, count, dtype=torch.bool)
     vs, _, _, _, _ = learner.targets(obs, actions, mu_logits.expand(1, count, 2), rewards, done, ~done)
     assert vs.mean().item() == pytest.approx(0.75, abs=0.04)
-    own = learner.net(torch.ones(1, 1))[0].detach().expand(1, count, 2)  # the data taken as π's own
-    vs_on_policy, _, _, _, _ = learner.targets(obs, actions, own, rewards, done, ~done)
+    uncorrected = table_impala([[0.0, LN3]], [0.5], correction="none")  # the data taken as π's own
+    vs_on_policy, _, log_rhos, _, _ = uncorrected.targets(obs, actions, mu_logits.expand(1, count, 2), rewards,
+                                                          done, ~done)
     assert vs_on_policy.mean().item() == pytest.approx(0.1, abs=0.02)
+    assert log_rhos.exp().mean().item() == pytest.approx(1.0, abs=0.1)  # measured all the same: E_μ[ρ] = 1
+
+
+@pytest.mark.slow
+def test_with_a_large_lag_vtrace_ends_solved_where_uncorrected_updates_do_not():
+    """impala-catch's budget with its actor always 64 updates behind the learner (of 400; ``fastrl.algos.impala
+    .lagged``, deterministic per seed), seeds 0-2: with V-trace every final policy catches (1.0); the same
+    learner taking the lagged unrolls as its own (``correction="none"``) ends at 0.68, -0.16, -0.64. Over seeds
+    0-4 and lags 0-64 (profiles/cpu-*/lag-impala-catch.json) V-trace ended at 1.0 in every run, the uncorrected
+    learner's mean fell with the lag."""
+    from fastrl.algos.impala.lagged import final_returns, train_lagged
+
+    finals = {}
+    for correction in ("vtrace", "none"):
+        for seed in (0, 1, 2):
+            config = preset("impala-catch")
+            config = dataclasses.replace(config, seed=seed,
+                                         impala=dataclasses.replace(config.impala, correction=correction))
+            returns = final_returns(config, train_lagged(config, lag=64))
+            assert len(returns) == config.eval_episodes >= 20
+            finals[correction, seed] = sum(returns) / len(returns)
+    assert all(finals["vtrace", seed] >= 0.9 for seed in (0, 1, 2)), finals
+    assert sum(finals["none", seed] for seed in (0, 1, 2)) / 3 <= 0.5, finals
 
 
 @pytest.mark.slow
@@ -92,3 +119,8 @@ def test_impala_catch_ends_solved_with_actors_that_lag(tmp_path, seed, capsys):
         assert key in rows[-1], key
     assert eval_main([str(tmp_path), "--episodes", "4"]) == 0
     assert "most likely action" in capsys.readouterr().out
+
+
+def test_a_bad_correction_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match="--correction 'retrace': expected vtrace or none"):
+        ImpalaConfig(correction="retrace")

@@ -52,6 +52,31 @@ class Slots:
               "episode_return", "episode_length")
 
 
+def unroll(net, envs, obs: torch.Tensor, pending: torch.Tensor, generator: torch.Generator, slots: Slots, slot: int,
+           steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` steps of ``envs`` with actions sampled from ``net``'s policy, written into ``slots[slot]``; returns
+    the observation and the pending autoresets to continue from."""
+    for t in range(steps):
+        with torch.no_grad():
+            logits = net(obs)[0]
+        noise = torch.rand(logits.shape, generator=generator).clamp_(min=1e-20).log_().neg_().log_()
+        action = (logits - noise).argmax(dim=-1)  # Gumbel-max: a sample of the policy
+        slots.obs[slot, t] = obs
+        slots.actions[slot, t] = action
+        slots.behaviour_logits[slot, t] = logits
+        obs, reward, terminated, truncated, info = envs.step(action)
+        slots.rewards[slot, t] = reward
+        slots.terminated[slot, t] = terminated
+        slots.truncated[slot, t] = truncated
+        slots.valid[slot, t] = ~pending
+        pending = terminated | truncated
+        slots.episode_end[slot, t] = info["episode_end"]
+        slots.episode_return[slot, t] = info["episode_return"]
+        slots.episode_length[slot, t] = info["episode_length"]
+    slots.obs[slot, steps] = obs
+    return obs, pending
+
+
 def run_actor(index: int, config, make_net, slots: Slots, params: torch.Tensor, version: torch.Tensor, free,
               full, stop) -> None:
     """Actor ``index``'s loop (the target of its process): unrolls until ``stop`` is set."""
@@ -75,24 +100,7 @@ def run_actor(index: int, config, make_net, slots: Slots, params: torch.Tensor, 
                 continue
             slots.version[slot] = version[0]
             local.copy_(params)
-            for t in range(c.unroll):
-                with torch.no_grad():
-                    logits = net(obs)[0]
-                noise = torch.rand(logits.shape, generator=generator).clamp_(min=1e-20).log_().neg_().log_()
-                action = (logits - noise).argmax(dim=-1)  # Gumbel-max: a sample of the policy
-                slots.obs[slot, t] = obs
-                slots.actions[slot, t] = action
-                slots.behaviour_logits[slot, t] = logits
-                obs, reward, terminated, truncated, info = envs.step(action)
-                slots.rewards[slot, t] = reward
-                slots.terminated[slot, t] = terminated
-                slots.truncated[slot, t] = truncated
-                slots.valid[slot, t] = ~pending
-                pending = terminated | truncated
-                slots.episode_end[slot, t] = info["episode_end"]
-                slots.episode_return[slot, t] = info["episode_return"]
-                slots.episode_length[slot, t] = info["episode_length"]
-            slots.obs[slot, c.unroll] = obs
+            obs, pending = unroll(net, envs, obs, pending, generator, slots, slot, c.unroll)
             full.put(slot)
     finally:
         envs.close()

@@ -86,7 +86,8 @@ class Impala:
 
     def targets(self, obs, actions, behaviour_logits, rewards, terminated, truncated):
         """The V-trace targets of a batch of unrolls (obs [T + 1, B, ...], the rest [T, B], behaviour_logits
-        [T, B, A]): (v_s, policy-gradient advantages, log ρ, log π(·|s_t) [T, B, A], V(s_t) [T, B])."""
+        [T, B, A]): (v_s, policy-gradient advantages, log ρ, log π(·|s_t) [T, B, A], V(s_t) [T, B]).
+        ``correction="none"``: the targets with every ρ = 1 (log ρ is still the measured one)."""
         c = self.config
         T, B = actions.shape
         logits, values = self.net(obs.flatten(0, 1))
@@ -95,7 +96,8 @@ class Impala:
         log_mu = behaviour_logits.log_softmax(dim=-1).gather(-1, actions[..., None]).squeeze(-1)
         log_rhos = (log_pi - log_mu).detach()
         discounts = c.gamma * (~(terminated | truncated)).float()
-        vs, pg_advantages = vtrace(log_rhos, discounts, rewards, values[:T].detach(), values[T].detach(),
+        corrected = log_rhos if c.correction == "vtrace" else torch.zeros_like(log_rhos)  # none: rho = c = 1
+        vs, pg_advantages = vtrace(corrected, discounts, rewards, values[:T].detach(), values[T].detach(),
                                    clip_rho=c.clip_rho, clip_pg_rho=c.clip_pg_rho, lambda_=c.vtrace_lambda)
         return vs, pg_advantages, log_rhos, log_p, values[:T]
 
