@@ -63,6 +63,12 @@ class PPOConfig:
     """CPU threads of torch while a rollout is collected (0: the run's torch_threads, as the update): with
     async envs, 1 leaves the other cores to the env threads that step one half while the policy acts for the
     other, and the update after it still gets all of torch_threads"""
+    update_threads: int = 0
+    """CPU threads of torch for the update's minibatch steps. 0: chosen as the run goes between 1 and the run's
+    torch_threads, whichever has run the recent steps faster (``fastrl.adaptive_threads``): on idle cores more
+    threads win, but when another process takes a core, a multi-thread step waits for the thread that lost it
+    at every barrier. The choice follows the machine's load, so two runs may then differ in the last bits;
+    a fixed count keeps a run bit for bit reproducible"""
     eval_deterministic: bool = True
     """evaluate with the most likely action (argmax, or the Gaussian's mean) instead of a sample"""
     network: Literal["auto", "mlp", "nature_cnn", "minatar"] = "auto"
@@ -86,6 +92,7 @@ class PPOConfig:
         require_number(self, "gamma", low=0.0, high=1.0)
         require_number(self, "gae_lambda", low=0.0, high=1.0)
         require_int(self, "act_threads", least=0)
+        require_int(self, "update_threads", least=0)
         for name in ("bf16", "channels_last", "compile"):
             value = getattr(self, name)
             require(value == "auto" or isinstance(value, bool), name, value, "auto, True or False")

@@ -44,6 +44,7 @@ import gymnasium
 import torch
 from torch import nn
 
+from fastrl.adaptive_threads import AdaptiveThreads
 from fastrl.algos.common import (
     RunningMeanStd,
     load_net_learner_state,
@@ -228,6 +229,7 @@ class PPO:
                              if self.net.shared and self.net.obs_norm is None else None)
         self._frames = None  # the rollout's scaled frames (and one minibatch's rows): made at the first update
         self._loss_of_minibatch = torch.compile(self._losses) if config.compile else self._losses
+        self._update_threads = None  # made at the first update, when torch runs on the run's threads
 
     # -----------------------------------------------------------------------------------------------------
     # Acting
@@ -345,8 +347,10 @@ class PPO:
             kl_sum = torch.zeros((), device=self.device)
             for k in range(c.minibatches):
                 rows = slice(None) if order is None else order[k * size:(k + 1) * size]
-                kl_sum += self._minibatch_step(self._minibatch_inputs(obs, rows), actions[rows], old_log_prob[rows],
-                                               old_values[rows], advantages[rows], returns[rows], mask[rows])
+                with self.update_threads():
+                    kl_sum += self._minibatch_step(self._minibatch_inputs(obs, rows), actions[rows],
+                                                   old_log_prob[rows], old_values[rows], advantages[rows],
+                                                   returns[rows], mask[rows])
             if c.target_kl is not None:
                 kl = kl_sum / c.minibatches
                 if self.world_size > 1:
@@ -355,6 +359,15 @@ class PPO:
                 if kl.item() > c.target_kl:
                     return epoch + 1
         return c.epochs
+
+    def update_threads(self) -> contextlib.AbstractContextManager[int]:
+        """The thread count of the next minibatch step (``update_threads``; 0: adapted on the CPU between 1 and
+        the run's threads, by the time the steps take)."""
+        if self._update_threads is None:
+            threads = torch.get_num_threads()
+            adapt = self.config.update_threads == 0 and self.device.type == "cpu" and threads > 1
+            self._update_threads = AdaptiveThreads((threads, 1) if adapt else (self.config.update_threads or threads,))
+        return self._update_threads()
 
     def _network_inputs(self, rollout: Rollout) -> torch.Tensor:
         """The rollout's observations [T·N, ...] as the update's forward passes take them.
@@ -466,6 +479,8 @@ class PPO:
             out["grad_norm"] = self.grad_norm.take()
         if out:
             out |= {"updates": self.updates, "lr": self.optimizer.param_groups[0]["lr"]}
+        if means and self._update_threads is not None:
+            out["update_threads"] = self._update_threads.best
         return out
 
     # -----------------------------------------------------------------------------------------------------
