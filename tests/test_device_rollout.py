@@ -15,9 +15,11 @@ from fastrl.algos.ppo.loop import env_options
 from fastrl.config import preset
 from fastrl.device_rollout import DeviceCollector
 from fastrl.envs import make_env
+from fastrl.log import METRICS, read_jsonl
 from fastrl.rollout import Collector, Rollout
 from fastrl.run.episodes import EpisodeStats
 from fastrl.run.stopwatch import Stopwatch, untimed
+from fastrl.runner import train
 
 STAGES = ("env", "act", "store", "rollout")
 FIELDS = ("obs", "actions", "logprobs", "values", "rewards", "terminated", "truncated", "valid", "next_obs",
@@ -161,9 +163,12 @@ def test_a_graphed_rollout_is_refused_off_cuda_and_with_the_action_check():
 
 
 @pytest.mark.gpu
-def test_a_graphed_rollout_on_cuda_collects_the_eager_transitions():
+def test_a_graphed_rollout_on_cuda_collects_the_eager_transitions(monkeypatch):
     """The captured rollout, replayed (with updates between replays), gives the eager device rollout's
-    transitions: the env's registered generator advances at every replay, the policy reads its new weights."""
+    transitions: the env's registered generator advances at every replay, the policy reads its new weights.
+    cuDNN's deterministic convolutions keep the two learners' updates bitwise equal."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     assert_same_runs(Loop("cuda", device_rollout=True), Loop("cuda", device_rollout=True, graphs=True), rollouts=6)
 
 
@@ -182,3 +187,17 @@ def test_the_device_loop_on_cuda_does_not_sync():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert len(loop.infos) == 3 * 16 and loop.collector._graph is not None
+
+
+@pytest.mark.gpu
+def test_ppo_minatar_trains_on_cuda_with_a_graphed_rollout(tmp_path):
+    """``fastrl train ppo --preset ppo-minatar --device cuda``, cut short: the rollouts are graph replays (their
+    stage ``rollout`` is timed), and the run ends with its evaluation."""
+    steps = 64 * 128
+    config = dataclasses.replace(preset("ppo-minatar"), device="cuda", total_env_steps=4 * steps,
+                                 log_interval=steps, eval_episodes=20, run_dir=tmp_path, tensorboard=False,
+                                 progress=False)
+    train(config)
+    rows = read_jsonl(tmp_path / METRICS)
+    assert [r["env_steps"] for r in rows] == [steps, 2 * steps, 3 * steps, 4 * steps]
+    assert all("ms_rollout" in r for r in rows[2:]) and "eval_return_mean" in rows[-1]
