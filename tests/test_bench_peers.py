@@ -24,7 +24,7 @@ def test_peers_records_both_sides_per_round_and_their_ratio(tmp_path):
     fastrl, sb3 = rows["fastrl"], rows["sb3"]
     assert len(fastrl["per_round"]) == len(sb3["per_round"]) == 2 and fastrl["steps_per_round"] == 500
     ratios = [f / s for f, s in zip(fastrl["per_round"], sb3["per_round"], strict=True)]
-    assert fastrl["ratio_vs_sb3"] == pytest.approx(statistics.median(ratios))
+    assert fastrl["ratio_vs_peer"] == pytest.approx(statistics.median(ratios))
     assert fastrl["value"] == statistics.median(fastrl["per_round"]) and sb3["value"] == statistics.median(
         sb3["per_round"])
     assert fastrl["case"] == sb3["case"] == "dqn-cartpole/sb3-settings/cpu"
@@ -36,6 +36,16 @@ def test_peers_runs_sb3_ppo_on_atari_beside_fastrl_ppo_atari(tmp_path):
     assert set(rows) == {"fastrl", "sb3"}  # no roofline rows for the on-policy case
     assert rows["fastrl"]["num_envs"] == rows["sb3"]["num_envs"] == 8 and rows["fastrl"]["batch_size"] == 256
     assert rows["fastrl"]["value"] > 0 and rows["sb3"]["value"] > 0
+
+
+@pytest.mark.slow
+def test_peers_runs_cleanrls_own_ppo_atari_script_beside_fastrl_ppo_atari(tmp_path):
+    path = tmp_path / "peers.json"
+    assert main(["--cases", "ppo-pong-cleanrl", "--rounds", "1", "--scale", "0.25", "--json", str(path)]) == 0
+    rows = {r["backend"]: r for r in json.loads(path.read_text())["records"]}
+    assert set(rows) == {"fastrl", "cleanrl"} and rows["fastrl"]["case"] == "ppo-pong-cleanrl/cleanrl-settings/cpu"
+    assert rows["cleanrl"]["value"] > 0 and rows["fastrl"]["ratio_vs_peer"] == pytest.approx(
+        rows["fastrl"]["value"] / rows["cleanrl"]["value"])
 
 
 @pytest.mark.parametrize("argv, message", [(["--cases", "sac-humanoid"], "--cases sac-humanoid: expected some of"),

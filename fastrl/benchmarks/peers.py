@@ -1,23 +1,32 @@
-"""``fastrl bench peers``: fastrl beside Stable-Baselines3 at SB3's own settings, in alternating rounds.
+"""``fastrl bench peers``: fastrl beside Stable-Baselines3 and CleanRL at the peer's own settings, in alternating
+rounds.
 
-Each case is one of SB3's learners with SB3's own settings (its ``DQN`` and ``TD3`` with their defaults, as a
-user constructs them: one env, SB3's batch size, network, update frequency and learning start; its ``PPO`` with
-the RL Zoo's Atari recipe, 8 envs) and the fastrl config with the same settings. Round by round, each side trains for the same number of env steps after its
-learning start, in this process (the same allocator settings and torch build), and its env steps/s are taken:
+Each case is a peer's learner with the peer's own settings and the fastrl config with the same settings:
+- SB3's ``DQN`` and ``TD3`` with their defaults, as a user constructs them (one env, SB3's batch size, network,
+  update frequency and learning start), and its ``PPO`` with the RL Zoo's Atari recipe (8 envs);
+- CleanRL's ``ppo_atari_envpool.py``, its own file unmodified (``fastrl.benchmarks.cleanrl_peer``), at its
+  defaults (8 envpool envs x 128 steps).
+
+Round by round, each side trains for the same number of env steps after its learning start, and its env
+steps/s are taken:
 
 - fastrl: the median rate of its log rows after the fill (``fastrl.benchmarks.train._end_to_end``, the loop
   that ``fastrl train`` runs);
-- SB3: ``model.learn(steps)`` timed, on a model that has passed its learning start.
+- SB3: ``model.learn(steps)`` timed, on a model that has passed its learning start, in this process (the same
+  allocator settings and torch build);
+- CleanRL: its script in a child process with the same allocator settings, its rate over its iterations after
+  the first.
 
 Beside them, fastrl's update alone (learner-only updates/s) and the compute roofline of that update on the same
 torch threads (``fastrl.benchmarks.roofline``: FLOPs per update over the matmul FLOP rate at the networks'
 shapes), with ``fraction_of_roofline``: the update is compute-bound at these sizes (TD3), so this says how close
 it runs to what the CPU's matrix products allow.
 
-Each side runs on its own default torch threads (fastrl: the config's ``torch_threads``; SB3: torch's
-default), recorded in the rows. The records give each round's rates, and the median ratio.
+Each side runs on its own default torch threads (fastrl: the config's ``torch_threads``; the peers: torch's
+default), recorded in the rows. The records give each round's rates, and the median ratio (``ratio_vs_peer``).
 
-The SB3 side needs ``./install.sh peers``; the tests never do.
+The SB3 side needs ``./install.sh peers``; CleanRL's needs only envpool and tensorboard; the tests never need
+either.
 """
 
 from __future__ import annotations
@@ -40,14 +49,16 @@ SUITE = "peers"
 
 @dataclass(frozen=True)
 class PeerCase:
-    """One SB3 learner at its defaults, and fastrl at the same settings."""
+    """One peer's learner at its own settings, and fastrl at the same settings."""
 
     env_id: str
     steps: int
     """env steps per round and side (after the learning start)"""
     fastrl: Callable[[], RunConfig]
-    sb3: Callable[[int], object]
-    """seed -> the SB3 model, on the CPU, at its default hyperparameters"""
+    peer: str
+    """sb3 or cleanrl"""
+    start: Callable[[int], Callable[[int], float]]
+    """seed -> the peer past its learning start, as a function of env steps to the env steps/s it trains at"""
 
 
 #: what a measured run leaves out: logs beyond its metrics, evaluations and checkpoints
@@ -96,6 +107,16 @@ def _ppo_pong_at_sb3() -> RunConfig:
     return dataclasses.replace(preset("ppo-atari", "Pong-v5"), **_MEASURED)
 
 
+def _ppo_pong_at_cleanrl() -> RunConfig:
+    """CleanRL's ppo_atari_envpool.py defaults: 8 envpool envs (episodic life, clipped rewards) x 128 steps, 4
+    epochs of 4 minibatches, Adam 2.5e-4 (eps 1e-5) annealed, clip 0.1 (ratio and value), entropy 0.01,
+    value 0.5, grad norm 0.5, GAE(0.99, 0.95), the Nature CNN: the ppo-atari preset, whose precision and
+    threads are its own (``auto``)."""
+    from fastrl.config import preset
+
+    return dataclasses.replace(preset("ppo-atari", "Pong-v5"), **_MEASURED)
+
+
 def _sb3_ppo_pong(seed: int):
     import ale_py
     import gymnasium
@@ -105,29 +126,37 @@ def _sb3_ppo_pong(seed: int):
 
     gymnasium.register_envs(ale_py)
     envs = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=8, seed=seed), n_stack=4)
-    return PPO("CnnPolicy", envs, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4, clip_range=0.1,
-               ent_coef=0.01, vf_coef=0.5, seed=seed, device="cpu")
+    return _sb3_started(PPO("CnnPolicy", envs, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4,
+                            clip_range=0.1, ent_coef=0.01, vf_coef=0.5, seed=seed, device="cpu"))
 
 
 def _sb3_dqn(seed: int):
     from stable_baselines3 import DQN
     from stable_baselines3.common.env_util import make_vec_env
 
-    return DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=seed), seed=seed, device="cpu")
+    return _sb3_started(DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=seed), seed=seed, device="cpu"))
 
 
 def _sb3_td3(seed: int):
     from stable_baselines3 import TD3
     from stable_baselines3.common.env_util import make_vec_env
 
-    return TD3("MlpPolicy", make_vec_env("HalfCheetah-v5", n_envs=1, seed=seed), learning_starts=300, seed=seed,
-               device="cpu")
+    return _sb3_started(TD3("MlpPolicy", make_vec_env("HalfCheetah-v5", n_envs=1, seed=seed), learning_starts=300,
+                            seed=seed, device="cpu"))
+
+
+def _cleanrl_ppo_pong(seed: int) -> Callable[[int], float]:
+    """CleanRL's ppo_atari_envpool.py at its defaults on Pong-v5: each round is one run of its script."""
+    from fastrl.benchmarks.cleanrl_peer import cleanrl_rate
+
+    return lambda steps: cleanrl_rate("Pong-v5", iterations=max(1, round(steps / 1024)), seed=seed)
 
 
 CASES = {
-    "dqn-cartpole": PeerCase("CartPole-v1", 10_000, _dqn_cartpole_at_sb3, _sb3_dqn),
-    "td3-halfcheetah": PeerCase("HalfCheetah-v5", 1_000, _td3_halfcheetah_at_sb3, _sb3_td3),
-    "ppo-pong": PeerCase("Pong-v5", 4_096, _ppo_pong_at_sb3, _sb3_ppo_pong),
+    "dqn-cartpole": PeerCase("CartPole-v1", 10_000, _dqn_cartpole_at_sb3, "sb3", _sb3_dqn),
+    "td3-halfcheetah": PeerCase("HalfCheetah-v5", 1_000, _td3_halfcheetah_at_sb3, "sb3", _sb3_td3),
+    "ppo-pong": PeerCase("Pong-v5", 4_096, _ppo_pong_at_sb3, "sb3", _sb3_ppo_pong),
+    "ppo-pong-cleanrl": PeerCase("Pong-v5", 8_192, _ppo_pong_at_cleanrl, "cleanrl", _cleanrl_ppo_pong),
 }
 
 
@@ -137,7 +166,7 @@ class PeersBenchConfig:
 
     cases: tuple[str, ...] = tuple(CASES)
     """which comparisons: dqn-cartpole (SB3 DQN), td3-halfcheetah (SB3 TD3), ppo-pong (SB3 PPO, its zoo's Atari
-    recipe)"""
+    recipe), ppo-pong-cleanrl (CleanRL's ppo_atari_envpool.py)"""
     rounds: int = 3
     """alternating rounds (fastrl, then SB3, in each)"""
     scale: float = 1.0
@@ -147,10 +176,18 @@ class PeersBenchConfig:
     save: bool = False
 
 
-def _sb3_rate(model, steps: int) -> float:
-    start = time.perf_counter()
-    model.learn(total_timesteps=steps, reset_num_timesteps=False)
-    return steps / (time.perf_counter() - start)
+def _sb3_started(model) -> Callable[[int], float]:
+    """SB3's model past its learning start (its off-policy start, or PPO's first rollout and update), and its
+    timed ``learn``."""
+    on_policy = hasattr(model, "n_steps")
+    model.learn(total_timesteps=model.n_steps * model.n_envs if on_policy else model.learning_starts + 1)
+
+    def rate(steps: int) -> float:
+        start = time.perf_counter()
+        model.learn(total_timesteps=steps, reset_num_timesteps=False)
+        return steps / (time.perf_counter() - start)
+
+    return rate
 
 
 def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_seconds: float = 4.0) -> list[dict]:
@@ -160,14 +197,12 @@ def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_secon
     steps = max(1, int(case.steps * scale))
     config = case.fastrl()
     on_policy = config.algo == "ppo"
-    model = case.sb3(0)
-    # past the start: SB3's off-policy learning start (as fastrl's fill), or PPO's first rollout and update
-    model.learn(total_timesteps=model.n_steps * model.n_envs if on_policy else model.learning_starts + 1)
+    peer_rate = case.start(0)
     end_to_end = ppo_end_to_end if on_policy else _end_to_end
-    fastrl_rates, sb3_rates = [], []
+    fastrl_rates, peer_rates = [], []
     for _ in range(rounds):
         fastrl_rates.append(end_to_end(config, steps)[0])
-        sb3_rates.append(_sb3_rate(model, steps))
+        peer_rates.append(peer_rate(steps))
     if on_policy:
         ppo = config.ppo
         shape = {"num_steps": ppo.num_steps, "epochs": ppo.epochs,
@@ -178,13 +213,13 @@ def measure(name: str, case: PeerCase, rounds: int, scale: float, roofline_secon
                  "replay_ratio": section.replay_ratio}
     common = {"env_id": case.env_id, "num_envs": config.env.num_envs, **shape, "steps_per_round": steps,
               "rounds": rounds}
-    case_id = f"{name}/sb3-settings/cpu"
-    ratio = statistics.median(f / s for f, s in zip(fastrl_rates, sb3_rates, strict=True))
+    case_id = f"{name}/{case.peer}-settings/cpu"
+    ratio = statistics.median(f / s for f, s in zip(fastrl_rates, peer_rates, strict=True))
     return [
         records.record(SUITE, case_id, "fastrl", "env_steps_per_s", statistics.median(fastrl_rates), "1/s",
-                       per_round=fastrl_rates, torch_threads=config.torch_threads, ratio_vs_sb3=ratio, **common),
-        records.record(SUITE, case_id, "sb3", "env_steps_per_s", statistics.median(sb3_rates), "1/s",
-                       per_round=sb3_rates, torch_threads=torch.get_num_threads(), **common),
+                       per_round=fastrl_rates, torch_threads=config.torch_threads, ratio_vs_peer=ratio, **common),
+        records.record(SUITE, case_id, case.peer, "env_steps_per_s", statistics.median(peer_rates), "1/s",
+                       per_round=peer_rates, torch_threads=torch.get_num_threads(), **common),
         *([] if on_policy else update_against_roofline(config, case_id, common, seconds=roofline_seconds)),
     ]
 
@@ -228,10 +263,11 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench peers") -> int
         return report_error(prog, ConfigError(
             f"--cases {' '.join(unknown)}: expected some of {', '.join(CASES)}" if unknown else
             f"--rounds {bench.rounds} --scale {bench.scale}: expected rounds >= 1 and scale > 0"))
-    try:
-        import stable_baselines3  # noqa: F401
-    except ImportError:
-        return report_error(prog, ConfigError("Stable-Baselines3 is not installed: ./install.sh peers"))
+    if any(CASES[c].peer == "sb3" for c in bench.cases):
+        try:
+            import stable_baselines3  # noqa: F401
+        except ImportError:
+            return report_error(prog, ConfigError("Stable-Baselines3 is not installed: ./install.sh peers"))
     from fastrl.log import CountBar
 
     rows = []
@@ -239,7 +275,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench peers") -> int
         for name in bench.cases:
             rows += measure(name, CASES[name], bench.rounds, bench.scale)
             bar.advance(text=name)
-    records.print_table(rows, title=prog, extra_columns=("ratio_vs_sb3", "fraction_of_roofline", "torch_threads"))
+    records.print_table(rows, title=prog, extra_columns=("ratio_vs_peer", "fraction_of_roofline", "torch_threads"))
     path = bench.json or (records.default_path(SUITE) if bench.save else None)
     if path is not None:
         meta = records.run_meta(bench)

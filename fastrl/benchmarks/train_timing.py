@@ -64,7 +64,8 @@ def random_actions(envs, device: torch.device, count: int = 64) -> list[torch.Te
 def loop_rate(config: RunConfig, interval: int, start: int, stop: int,
                stages: tuple[str, ...]) -> tuple[float, dict[str, float]]:
     """Run the training loop to ``stop`` env steps, logging every ``interval``; the median env steps/s of its
-    log rows after ``start`` and the mean per-stage ms there."""
+    log rows after ``start`` and the mean per-stage ms there (of the stages this loop times: PPO's collection
+    on the device is one ``rollout`` stage, its host collection ``env``, ``act`` and ``store``)."""
     from fastrl.log import METRICS, read_jsonl
     from fastrl.runner import train
 
@@ -74,7 +75,8 @@ def loop_rate(config: RunConfig, interval: int, start: int, stop: int,
         train(run, stop_at=stop)
         rows = [r for r in read_jsonl(Path(tmp) / "run" / METRICS) if r["env_steps"] > start]
     sps = statistics.median(r["sps"] for r in rows)
-    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in stages}
+    stage_ms = {s: statistics.mean(r[f"ms_{s}"] for r in rows if f"ms_{s}" in r) for s in stages
+                if any(f"ms_{s}" in r for r in rows)}
     return sps, stage_ms
 
 
