@@ -26,7 +26,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "train"): ("fastrl.benchmarks.train:main", "training env steps/s beside its env-only and learner-only bounds"),
     ("bench", "replay"): ("fastrl.benchmarks.replay:main", "replay add, sample and prioritized round beside peers"),
     ("bench", "learn"): ("fastrl.benchmarks.learn:main", "a preset's learning curve over seeds, beside published results"),
-    ("bench", "peers"): ("fastrl.benchmarks.peers:main", "training env steps/s beside SB3 at SB3's settings"),
+    ("bench", "peers"): ("fastrl.benchmarks.peers:main", "training env steps/s beside SB3 and CleanRL at their own settings"),
     ("bench", "planning"): ("fastrl.benchmarks.planning:main", "batched MCTS simulations/s beside the per-game reference"),
     ("bench", "lag"): ("fastrl.benchmarks.lag:main", "IMPALA with a forced policy lag: V-trace beside no correction"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
