@@ -1,5 +1,16 @@
 """NoisyNet (Fortunato et al. 2018) in the DQN family: the factorised noisy layer's form and statistics, its
-deterministic eval mode, the learner's resampling, and the rainbow-atari preset's Table 1 values."""
+deterministic eval mode, the learner's resampling, the rainbow-atari preset's Table 1 values, and the whole of
+Rainbow learning Catch (rainbow-catch) with the noise as its only exploration.
+
+**How a noisy network is evaluated.** The papers say how it explores, not how it is evaluated: NoisyNet-DQN
+(Fortunato et al. 2018, Algorithm 1) acts greedily on a fresh sample of the noisy network, with no ε-greedy,
+and Rainbow (Hessel et al. 2018, Table 1) sets its exploration ε to 0. For evaluation, the reference
+implementations switch the noise off and act on the mean weights μ (Dopamine's ``eval_mode``, Kaixhin/Rainbow's
+``eval()``, the latter with ε 0.001), and so does fastrl: μ is what the training has converged to (σ is free to
+stay large where exploring pays), and it makes the evaluated policy deterministic, so an evaluation measures the
+agent rather than one draw of its noise. rainbow-atari keeps ε 0.001 in evaluation, as Kaixhin/Rainbow;
+rainbow-catch evaluates greedily (ε 0), as every Catch preset.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ import math
 
 import pytest
 import torch
+from test_dqn_learns import assert_ends_solved
 from torch import nn
 
 from fastrl.algos.dqn.learner import DQN, evaluation_policy
@@ -162,3 +174,33 @@ def test_rainbow_atari_is_the_papers_table_1():
     assert dqn.learning_starts * frame_skip == 80_000                     # min history in frames
     assert (replay.capacity, dqn.batch_size) == (1_000_000, 32)
     assert preset("rainbow-lite-atari").dqn.exploration == "epsilon"
+
+
+def test_rainbow_catch_explores_with_its_noise_alone():
+    """rainbow-catch is the whole of Rainbow with ε 0 in training and evaluation: what explores is the noise.
+    On Catch's observations its behaviour (greedy on a noise sample) leaves the mean weights' greedy action in
+    some states, and evaluation (ε 0 on the mean weights) never does."""
+    config = preset("rainbow-catch")
+    dqn, replay = config.dqn, config.replay
+    assert (dqn.double, dqn.dueling, dqn.distributional, replay.prioritized, replay.n_step) == (True,) * 4 + (3,)
+    assert dqn.exploration == "noisy" and dqn.epsilon_start == dqn.epsilon_end == dqn.eval_epsilon == 0.0
+    learner = DQN(dqn, (10, 5), 3, "cpu", seed=0)
+    boards = torch.zeros(256, 10, 5)
+    generator = torch.Generator().manual_seed(0)
+    boards[torch.arange(256), torch.randint(0, 9, (256,), generator=generator),
+           torch.randint(0, 5, (256,), generator=generator)] = 1.0  # the ball
+    boards[torch.arange(256), 9, torch.randint(0, 5, (256,), generator=generator)] = 1.0  # the paddle
+    act, description = evaluation_policy(learner, config)
+    mean_greedy = act(boards, torch.Generator())
+    assert description == "epsilon 0, mean weights"
+    torch.testing.assert_close(act(boards, torch.Generator()), mean_greedy)
+    behaviour = torch.stack([learner.behave(boards, env_steps=0, learning=True) for _ in range(8)])
+    assert (behaviour != mean_greedy).any(dim=0).float().mean() > 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rainbow_catch_ends_solved(tmp_path, seed):
+    """The final policy of rainbow-catch, as ``fastrl train dqn --preset rainbow-catch`` runs it, catches the
+    ball (>= 0.9 over its 50 evaluation episodes, on the mean weights)."""
+    assert_ends_solved(tmp_path, "rainbow-catch", seed, 0.9)
