@@ -19,6 +19,10 @@ for λ < 1, so that the policy-gradient target is the same λ-mixture as the val
 form: it is what the paper's experiments (and its λ = 1 default, where both agree) ran, and it is the one op
 the value and policy targets share here. With λ < 1 our A_t is the paper's, not rlax's.
 
+``correction="none"`` drops the correction (every ρ = 1, so c = 1 too): the lagged unrolls are taken as the
+learner's own, the n-step actor-critic targets of A2C, the baseline V-trace is measured against
+(``fastrl.algos.impala.lagged``, ``fastrl bench lag``).
+
 Truncations are treated as terminations (the op's discount 0 at any episode end, as scalable_agent); the
 autoreset row after an end is masked out of every loss (``fastrl.rollout``'s convention).
 
