@@ -31,8 +31,11 @@ def _unreal_minatar() -> RunConfig:
     """MinAtar Breakout (native, minimal actions) with 2 workers: UNREAL on an A3C LSTM (MLP 128 on the
     flattened [4, 10, 10] board, LSTM 128, t_max 20, shared RMSProp 1e-3 annealed to 0, entropy 0.01), pixel
     control over 2x2 cells (a 5x5 grid: the paper's 4x4 cells would leave a 2x2 grid of a 10x10 board, 1x1 cells
-    make the head's targets single bits), λ_PC 0.05, γ_PC 0.9, replays of 2000 frames, sequences of 20. For the
-    data-efficiency comparison with unreal-base-minatar (the same agent, no auxiliary task)."""
+    make the head's targets single bits), λ_PC 0.05, γ_PC 0.9, replays of 2000 frames, sequences of 20; 100k env
+    steps. For the data-efficiency comparison with unreal-base-minatar (the same agent, no auxiliary task): over
+    seeds 0-4 its IQM stood above the base agent's at 8 of 10 evaluations (mean over the curve 3.21 against 2.85)
+    and ended at 4.63 [3.48, 5.50] against 4.47 [4.35, 4.80], the intervals overlapping throughout; each env step
+    cost 1.3-1.4x the base agent's CPU time (profiles/cpu-intel-r-xeon-r-processor-2c/)."""
     return RunConfig(
         algo="unreal",
         env=EnvConfig(id="MinAtar/Breakout-v1", num_envs=1, backend="native"),
@@ -40,7 +43,7 @@ def _unreal_minatar() -> RunConfig:
                       rmsprop_alpha=0.99, optim_eps=1e-5, entropy_coef=0.01, value_coef=0.5, max_grad_norm=40.0,
                       network="mlp", hidden=(128,), lstm=True, lstm_size=128),
         unreal=UnrealConfig(pixel_cell=2, replay_frames=2000, replay_sequence=20),
-        total_env_steps=200_000, log_interval=10_000, eval_interval=20_000, eval_episodes=20, torch_threads=1)
+        total_env_steps=100_000, log_interval=5_000, eval_interval=10_000, eval_episodes=20, torch_threads=1)
 
 
 def _unreal_base_minatar() -> RunConfig:
