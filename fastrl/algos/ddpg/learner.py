@@ -87,7 +87,10 @@ class EnsembleLinear(nn.Module):
 
 class Critics(nn.Module):
     """K critics on [s, a]: ReLU MLPs of widths ``hidden`` ending in ``outputs`` values each (1: Q(s, a);
-    atoms: the logits of Z(s, a)). ``forward`` gives [K, B, outputs]."""
+    atoms: the logits of Z(s, a)). ``forward`` gives [K, B, outputs].
+
+    The ReLUs (here and in ``Actor``) run in place on their layer's fresh output: one activation buffer a layer
+    instead of two, a few percent of TD3's update at [400, 300] (profiles/*/td3-inplace-relu-ab.json)."""
 
     def __init__(self, members: int, in_features: int, hidden: tuple[int, ...], outputs: int):
         super().__init__()
@@ -99,7 +102,7 @@ class Critics(nn.Module):
         for i, layer in enumerate(self.layers):
             x = layer(x, members)
             if i < len(self.layers) - 1:
-                x = torch.relu(x)
+                x = torch.relu_(x)  # in place: the product's backward needs its inputs, not its output
         return x
 
 
@@ -111,7 +114,7 @@ class Actor(nn.Module):
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
+            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]  # Linear's backward keeps no output
             width = h
         layers.append(nn.Linear(width, low.numel()))
         self.net = nn.Sequential(*layers)
