@@ -14,8 +14,9 @@ def _nfq_cartpole() -> RunConfig:
     for one to five hundred steps depending on the seed (95-487 over seeds 0-7), not reliably for CartPole-v1's
     500 (profiles/*/learn-nfq-cartpole-CartPole-v1.json). Most of its failures are the cart running off the
     track with the pole upright: at gamma 0.95 and 0.01 a step, a failure 100 steps ahead moves Q by 0.005.
-    Sweeps of gamma (0.98, 0.99), Q iterations per refit (3, 5), widths, epochs, a doubled budget, and the
-    paper's goal region with hint-to-goal patterns raised some seeds and lowered others; none held 475
+    Sweeps of gamma (0.98, 0.99), Q iterations per refit (3, 5), widths, epochs, a doubled budget, epsilon-greedy
+    collection, refits from new weights, and the paper's goal region with hint-to-goal patterns raised some seeds
+    and lowered others; none held 475
     (profiles/*/nfq-cartpole-sweep.json). Its learning test asserts its final evaluation (tests/algos/)."""
     return RunConfig(
         algo="nfq", env=EnvConfig(id="CartPole-v1", num_envs=8, backend="native"),
