@@ -45,6 +45,9 @@ def test_bench_learn_records_each_seed_and_the_iqm_and_reuses_finished_runs(tmp_
     again = json.loads((tmp_path / "learn.json").read_text())["records"]
     assert [r["value"] for r in again if r["backend"] == "fastrl"] == [r["value"] for r in seeds]
     assert all(r["seconds_this_call"] < 1.0 for r in again if r["backend"] == "fastrl")
+    run_shas = {json.loads((tmp_path / "runs" / f"dqn-catch-Catch-v0-seed{s}" / "meta.json").read_text())["git_sha"]
+                for s in (0, 1)}
+    assert {r["run_git_sha"] for r in again if r["backend"] == "fastrl"} == run_shas  # the runs' own commits
 
     beside = [*argv[:-3], "--json", str(tmp_path / "beside.json"), "--beside", str(tmp_path / "learn.json")]
     assert main([*beside, "--no-progress"]) == 0  # another record's IQM curve drawn beside this one's

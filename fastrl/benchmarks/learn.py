@@ -4,7 +4,8 @@ Each seed trains the preset as ``fastrl train`` runs it (its own budget and sett
 schedule is set: every ``--eval-interval`` env steps, over ``--eval-episodes`` full episodes, at least 20) in
 its own run directory under ``--runs``. A seed whose run directory already holds a finished run is read, not
 trained again; one that holds checkpoints is resumed. So a long bench that was cut off continues with the same
-command.
+command; each seed's rows carry ``run_git_sha``, the commit its run started on (after a code change, give a new
+``--runs`` folder to train again).
 
 The records give, per seed and evaluation: env steps, emulator frames (env steps x the frame skip on Atari),
 the seconds the loop had trained (from its own rate; evaluations excluded) and the evaluation's mean and std.
@@ -111,6 +112,15 @@ def train_seed(config: RunConfig) -> tuple[list[dict], float]:
     return rows, time.perf_counter() - started
 
 
+def run_git_sha(run_dir: Path) -> str | None:
+    """The commit a run started on (its meta.json): a run read or resumed from ``--runs`` may predate the
+    code that writes the record, and its rows say so."""
+    try:
+        return json.loads((run_dir / "meta.json").read_text()).get("git_sha")
+    except (OSError, ValueError):
+        return None
+
+
 def curve(rows: list[dict], seed: int, skip: int) -> list[dict]:
     """The evaluation rows of one run: env steps, frames, seconds trained so far, eval mean and std."""
     out, trained, last_steps = [], 0.0, 0
@@ -171,9 +181,10 @@ def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
             points = curve(rows, seed, frame_skip(config))
             if not points:
                 raise RuntimeError(f"{config.run_dir}: the run wrote no evaluation")
+            run_sha = run_git_sha(Path(config.run_dir))
             per_seed += [records.record(SUITE, f"{bench.preset}/{config.env.id}", "fastrl", "eval_return_mean",
-                                        p.pop("eval_return_mean"), "return", **p, seconds_this_call=seconds)
-                         for p in points]
+                                        p.pop("eval_return_mean"), "return", **p, seconds_this_call=seconds,
+                                        run_git_sha=run_sha) for p in points]
             bar.advance(text=f"seed {seed}")
     config = configs[-1]
     case = f"{bench.preset}/{config.env.id}"
