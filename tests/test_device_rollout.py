@@ -34,7 +34,8 @@ class Loop:
     def __init__(self, device: str, device_rollout: bool, graphs: bool = False, num_envs: int = 16,
                  num_steps: int = 8):
         config = preset("ppo-minatar").ppo
-        self.config = dataclasses.replace(config, num_steps=num_steps, epochs=2, minibatches=2)
+        # one update thread: two learners compared bit for bit must not adapt their thread counts apart
+        self.config = dataclasses.replace(config, num_steps=num_steps, epochs=2, minibatches=2, update_threads=1)
         self.envs = make_env("MinAtar/Breakout-v1", num_envs, backend="native", device=device, seed=3,
                              check_actions=not device_rollout)
         space = self.envs.single_observation_space
