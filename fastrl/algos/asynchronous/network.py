@@ -7,7 +7,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fastrl.nets import MLP, NatureCNN
+from fastrl.nets import MLP
+from fastrl.nets import torso as make_torso
+
+
+def per_step(module: nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    """``module`` on each of T steps of B envs: [T, B, ...] -> [T, B, F]."""
+    steps, batch = obs.shape[:2]
+    return module(obs.reshape(steps * batch, *obs.shape[2:])).view(steps, batch, -1)
 
 
 class Network(nn.Module):
@@ -25,7 +32,7 @@ class Network(nn.Module):
     def __init__(self, observation_shape: tuple[int, ...], actions: int, *, torso: str, hidden: tuple[int, ...],
                  lstm_size: int, actor_critic: bool):
         super().__init__()
-        self.torso = NatureCNN(observation_shape[0]) if torso == "nature_cnn" else MLP(observation_shape, hidden)
+        self.torso = make_torso(torso, observation_shape, hidden)
         features = self.torso.out_features
         self.lstm = nn.LSTM(features, lstm_size) if lstm_size else None
         features = lstm_size or features
@@ -45,8 +52,7 @@ class Network(nn.Module):
 
     def core(self, obs: torch.Tensor, state=None) -> tuple[torch.Tensor, tuple | None]:
         """The torso [and LSTM] on T steps of B envs: features [T, B, F] (what the heads read) and the state."""
-        steps, batch = obs.shape[:2]
-        x = self.torso(obs.reshape(steps * batch, *obs.shape[2:])).view(steps, batch, -1)
+        x = per_step(self.torso, obs)
         if self.lstm is not None:
             x, state = self.lstm(x, state)
         return x, state
@@ -57,6 +63,5 @@ class Network(nn.Module):
         if self.value is None:
             return out, None, state
         if self.value_torso is not None:
-            steps, batch = obs.shape[:2]
-            x = self.value_torso(obs.reshape(steps * batch, *obs.shape[2:])).view(steps, batch, -1)
+            x = per_step(self.value_torso, obs)
         return out, self.value(x).squeeze(-1), state
