@@ -28,6 +28,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "learn"): ("fastrl.benchmarks.learn:main", "a preset's learning curve over seeds, beside published results"),
     ("bench", "peers"): ("fastrl.benchmarks.peers:main", "training env steps/s beside SB3 and CleanRL at their own settings"),
     ("bench", "planning"): ("fastrl.benchmarks.planning:main", "batched MCTS simulations/s beside the per-game reference"),
+    ("bench", "time-to-score"): ("fastrl.benchmarks.time_to_score:main", "estimated hours to a score beside a peer's, both rates measured here"),
     ("bench", "lag"): ("fastrl.benchmarks.lag:main", "IMPALA with a forced policy lag: V-trace beside no correction"),
     ("profile", "ops"): ("fastrl.benchmarks.ops:main", "each op and backend against its torch reference"),
     ("tabular", "cliff"): ("fastrl.tabular.command:cliff", "S&B Example 6.6: SARSA beside Q-learning on the cliff, figure"),
@@ -36,7 +37,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
 
 #: the commands whose hot loop is a learner's update (see ``keep_freed_memory``); not the replay bench, which
 #: allocates and frees gigabytes per case and needs them back
-TRAINING_COMMANDS = {("train",), ("bench", "train"), ("bench", "peers"), ("bench", "learn")}
+TRAINING_COMMANDS = {("train",), ("bench", "train"), ("bench", "peers"), ("bench", "learn"), ("bench", "time-to-score")}
 
 
 def split_commas(argv: list[str]) -> list[str]:

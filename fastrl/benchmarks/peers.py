@@ -36,6 +36,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import tyro
@@ -81,14 +82,14 @@ def _dqn_cartpole_at_sb3() -> RunConfig:
         total_env_steps=1_000_000, torch_threads=1, **_MEASURED)
 
 
-def _td3_halfcheetah_at_sb3() -> RunConfig:
+def _td3_at_sb3(env_id: str) -> RunConfig:
     """SB3's TD3 defaults (stable_baselines3.td3.TD3): 1 env, actor and critics of [400, 300], Adam 1e-3,
     batch 256, one update per env step, policy delay 2, target smoothing 0.2 clipped to 0.5, tau 0.005, 1M
     replay; both sides start learning at 300 env steps (SB3's default is 100; fastrl's first batch needs 257).
     SB3 adds no exploration noise by default; fastrl's N(0, 0.1) stays: one small draw per env step, beside
     an update per env step."""
     return RunConfig(
-        algo="td3", env=EnvConfig(id="HalfCheetah-v5", num_envs=1, backend="envpool"),
+        algo="td3", env=EnvConfig(id=env_id, num_envs=1, backend="envpool"),
         replay=ReplayConfig(capacity=1_000_000),
         ddpg=DDPGConfig(gamma=0.99, batch_size=256, replay_ratio=1.0, learning_starts=300, actor_lr=1e-3,
                         critic_lr=1e-3, tau=0.005, policy_delay=2, target_noise=0.2, target_noise_clip=0.5,
@@ -137,11 +138,11 @@ def _sb3_dqn(seed: int):
     return _sb3_started(DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=seed), seed=seed, device="cpu"))
 
 
-def _sb3_td3(seed: int):
+def _sb3_td3(env_id: str, seed: int):
     from stable_baselines3 import TD3
     from stable_baselines3.common.env_util import make_vec_env
 
-    return _sb3_started(TD3("MlpPolicy", make_vec_env("HalfCheetah-v5", n_envs=1, seed=seed), learning_starts=300,
+    return _sb3_started(TD3("MlpPolicy", make_vec_env(env_id, n_envs=1, seed=seed), learning_starts=300,
                             seed=seed, device="cpu"))
 
 
@@ -154,7 +155,9 @@ def _cleanrl_ppo_pong(seed: int) -> Callable[[int], float]:
 
 CASES = {
     "dqn-cartpole": PeerCase("CartPole-v1", 10_000, _dqn_cartpole_at_sb3, "sb3", _sb3_dqn),
-    "td3-halfcheetah": PeerCase("HalfCheetah-v5", 1_000, _td3_halfcheetah_at_sb3, "sb3", _sb3_td3),
+    "td3-halfcheetah": PeerCase("HalfCheetah-v5", 1_000, partial(_td3_at_sb3, "HalfCheetah-v5"), "sb3",
+                                partial(_sb3_td3, "HalfCheetah-v5")),
+    "td3-hopper": PeerCase("Hopper-v5", 1_000, partial(_td3_at_sb3, "Hopper-v5"), "sb3", partial(_sb3_td3, "Hopper-v5")),
     "ppo-pong": PeerCase("Pong-v5", 4_096, _ppo_pong_at_sb3, "sb3", _sb3_ppo_pong),
     "ppo-pong-cleanrl": PeerCase("Pong-v5", 8_192, _ppo_pong_at_cleanrl, "cleanrl", _cleanrl_ppo_pong),
 }
@@ -165,8 +168,8 @@ class PeersBenchConfig:
     """fastrl beside SB3 at SB3's default settings, alternating rounds in one process."""
 
     cases: tuple[str, ...] = tuple(CASES)
-    """which comparisons: dqn-cartpole (SB3 DQN), td3-halfcheetah (SB3 TD3), ppo-pong (SB3 PPO, its zoo's Atari
-    recipe), ppo-pong-cleanrl (CleanRL's ppo_atari_envpool.py)"""
+    """which comparisons: dqn-cartpole (SB3 DQN), td3-halfcheetah and td3-hopper (SB3 TD3), ppo-pong (SB3 PPO,
+    its zoo's Atari recipe), ppo-pong-cleanrl (CleanRL's ppo_atari_envpool.py)"""
     rounds: int = 3
     """alternating rounds (fastrl, then SB3, in each)"""
     scale: float = 1.0

@@ -43,6 +43,11 @@ _PPO_ENVPOOL_PROTOCOL = (
     "episodic_life=True and reward_clip=True; score = unclipped full-game return of training episodes "
     "(stochastic policy), 3 seeds, 10M agent steps = 40M frames, 8 envs"
 )
+_PPO_ENVPOOL_FIGURE_PROTOCOL = (
+    "as the table (envpool Atari v5, 8 envs, episodic life and clipped rewards in training), but the curve is the "
+    "wandb-smoothed mean over 3 seeds of the unclipped full-game return of training episodes (stochastic "
+    "policy), from the 2022 docs run (its table: Pong 20.55 +- 0.37, Breakout 389.57 +- 29.62 at 10M steps)"
+)
 _DQN_ATARI_PROTOCOL = (
     "gym NoFrameskip-v4 (repeat_action_probability 0) + MaxAndSkip 4, NoopReset 30, EpisodicLife, FireReset, "
     "reward clipping in training; score = full-game return of training episodes (eps-greedy, final eps 0.01), "
@@ -111,6 +116,24 @@ def _ppo_envpool(env_id: str, score: float, std: float) -> Published:
     )
 
 
+def _ppo_envpool_figure(env_id: str, x: int, score: float) -> Published:
+    return Published(
+        "ppo",
+        "PPO (CleanRL ppo_atari_envpool.py, curve)",
+        env_id,
+        x,
+        "env_steps",
+        score,
+        None,
+        f"{_CLEANRL_PPO} section ppo_atari_envpool.py, learning-curve figure github.com/vwxyzjn/cleanrl "
+        f"docs/rl-algorithms/ppo/{env_id.split('-')[0]}.png (commit 2fff248d), the blue curve, approximate: read off by its "
+        "pixels' colour (profiles/published/read_curve.py; the points in "
+        f"profiles/published/cleanrl-ppo-atari-envpool-{env_id}.json)",
+        _PPO_ENVPOOL_FIGURE_PROTOCOL,
+        True,
+    )
+
+
 def _td3_curve(env_id: str, version: str, x: int, score: float, std: float) -> Published:
     return Published(
         "td3",
@@ -131,6 +154,17 @@ PUBLISHED: tuple[Published, ...] = (
     # --- PPO, Atari (CleanRL ppo_atari_envpool.py) ---
     _ppo_envpool("Pong-v5", 20.45, 0.09),
     _ppo_envpool("Breakout-v5", 211.24, 151.84),
+    # --- PPO, Atari: CleanRL ppo_atari_envpool.py's curves, read off its docs' figures ---
+    *(_ppo_envpool_figure("Pong-v5", x, score) for x, score in (
+        (500_000, -19.1), (1_000_000, -11.3), (1_500_000, 1.8), (2_000_000, 10.8), (2_500_000, 15.4),
+        (3_000_000, 17.4), (3_500_000, 18.4), (4_000_000, 18.6), (4_500_000, 19.0), (5_000_000, 19.7),
+        (5_500_000, 19.9), (6_000_000, 20.0), (7_000_000, 20.0), (7_500_000, 20.1), (8_500_000, 20.5),
+        (9_000_000, 20.6))),
+    *(_ppo_envpool_figure("Breakout-v5", x, score) for x, score in (
+        (500_000, 9.1), (1_000_000, 17.5), (1_500_000, 25.3), (2_000_000, 38.3), (2_500_000, 49.6),
+        (3_000_000, 70.0), (3_500_000, 86.5), (4_000_000, 109.2), (4_500_000, 141.7), (5_000_000, 169.1),
+        (5_500_000, 191.3), (6_000_000, 194.6), (6_500_000, 249.8), (7_000_000, 287.7), (7_500_000, 271.0),
+        (8_000_000, 307.7), (8_500_000, 326.6), (9_000_000, 350.3), (9_500_000, 362.6))),
     # --- PPO, MinAtar (gymnax-blines; gymnax has no Seaquest agent) ---
     _gymnax_minatar_ppo("MinAtar/Asterix-v1", 15.0),
     _gymnax_minatar_ppo("MinAtar/Breakout-v1", 28.0),
@@ -241,14 +275,18 @@ PUBLISHED: tuple[Published, ...] = (
         False,
     ),
     # --- TD3, the paper's own learning curves (github.com/sfujim/TD3 learning_curves/) ---
-    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 100_000, 5513.52, 553.69),
-    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 300_000, 7697.13, 727.45),
-    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 500_000, 8444.48, 825.59),
-    _td3_curve("HalfCheetah-v5", "HalfCheetah-v1", 1_000_000, 9566.56, 832.87),
-    _td3_curve("Hopper-v5", "Hopper-v1", 100_000, 659.45, 752.31),
-    _td3_curve("Hopper-v5", "Hopper-v1", 300_000, 2410.35, 900.36),
-    _td3_curve("Hopper-v5", "Hopper-v1", 500_000, 2933.26, 681.82),
-    _td3_curve("Hopper-v5", "Hopper-v1", 1_000_000, 3390.79, 377.83),
+    *(_td3_curve("HalfCheetah-v5", "HalfCheetah-v1", x, score, std) for x, score, std in (
+        (25_000, 1327.45, 388.47), (50_000, 3352.19, 851.37), (75_000, 5070.88, 582.08),
+        (100_000, 5513.52, 553.69), (125_000, 5910.87, 669.66), (150_000, 6238.91, 513.22),
+        (175_000, 6414.29, 714.78), (200_000, 6833.11, 682.62), (225_000, 7082.32, 733.67),
+        (250_000, 7016.73, 889.97), (275_000, 7521.83, 696.96), (300_000, 7697.13, 727.45),
+        (500_000, 8444.48, 825.59), (1_000_000, 9566.56, 832.87))),
+    *(_td3_curve("Hopper-v5", "Hopper-v1", x, score, std) for x, score, std in (
+        (25_000, 177.88, 98.18), (50_000, 284.98, 69.03), (75_000, 504.56, 257.61), (100_000, 659.45, 752.31),
+        (125_000, 1074.84, 759.21), (150_000, 1211.12, 855.6), (175_000, 1806.25, 916.78),
+        (200_000, 2441.1, 746.12), (225_000, 2412.08, 926.92), (250_000, 2031.27, 1067.78),
+        (275_000, 2677.29, 774.08), (300_000, 2410.35, 900.36), (500_000, 2933.26, 681.82),
+        (1_000_000, 3390.79, 377.83))),
     # --- TD3, CleanRL td3_continuous_action.py on gym MuJoCo v4 ---
     Published(
         "td3",
