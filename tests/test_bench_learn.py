@@ -95,3 +95,21 @@ def test_the_iqm_curve_takes_each_seeds_kth_evaluation_however_many_env_steps_ap
     assert [(r["env_steps"], r["env_steps_range"], r["seeds"]) for r in rows] == [(1502, [1501, 1503], 2),
                                                                                   (3003, [3002, 3004], 2)]
     assert [r["value"] for r in rows] == [pytest.approx(0.3), pytest.approx(0.9)]
+
+
+def test_learner_options_set_the_section_and_name_the_runs_and_the_record(tmp_path):
+    from fastrl.benchmarks.learn import LearnBenchConfig, seed_config, variant
+
+    bench = LearnBenchConfig(preset="a3c-atari", learner_options=("workers=2",), runs=tmp_path)
+    config = seed_config(bench, 3)
+    assert config.a3c.workers == 2 and preset("a3c-atari").a3c.workers != 2
+    assert config.a3c.lr == preset("a3c-atari").a3c.lr  # the rest of the preset as it is
+    assert variant(bench) == "a3c-atari-workers2"
+    assert config.run_dir == tmp_path / "a3c-atari-workers2-Pong-v5-seed3"
+    assert variant(LearnBenchConfig(preset="a3c-atari")) == "a3c-atari"
+
+
+def test_an_unknown_learner_option_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["--preset", "a3c-atari", "--learner-options", "wokers=2", "--runs", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "wokers" in err and "\n" not in err

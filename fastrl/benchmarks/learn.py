@@ -46,6 +46,9 @@ class LearnBenchConfig:
     """env id (default: the preset's)"""
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     """seeds to train, one run each"""
+    learner_options: tuple[str, ...] = ()
+    """learner config fields to set, as KEY=VALUE (JSON values), e.g. workers=2 (A3C); the runs, the case and
+    the default record name carry them"""
     total_env_steps: int | None = None
     """env steps per run (default: the preset's budget)"""
     eval_interval: int | None = None
@@ -70,7 +73,9 @@ def seed_config(bench: LearnBenchConfig, seed: int) -> RunConfig:
     if bench.eval_episodes < LEAST_EPISODES:
         raise ConfigError(f"--eval-episodes {bench.eval_episodes}: expected at least {LEAST_EPISODES} (a curve "
                           f"point over fewer episodes is noise)")
-    config = preset(bench.preset, bench.env)
+    from fastrl.benchmarks.train_config import with_learner_options
+
+    config = with_learner_options(preset(bench.preset, bench.env), bench.learner_options)
     total = bench.total_env_steps or config.total_env_steps
     interval = bench.eval_interval or config.eval_interval or max(1, total // 20)
     changes = {"seed": seed, "total_env_steps": total, "eval_interval": interval,
@@ -81,8 +86,14 @@ def seed_config(bench: LearnBenchConfig, seed: int) -> RunConfig:
     return dataclasses.replace(config, **changes)
 
 
+def variant(bench: LearnBenchConfig) -> str:
+    """The preset's name, with the learner options set on it: ``a3c-atari`` or ``a3c-atari-workers2``."""
+    options = ("".join(c for c in item if c.isalnum() or c in "._") for item in bench.learner_options)
+    return "-".join([bench.preset, *options])
+
+
 def run_dir(bench: LearnBenchConfig, config: RunConfig, seed: int) -> Path:
-    return bench.runs / f"{bench.preset}-{config.env.id}-seed{seed}"
+    return bench.runs / f"{variant(bench)}-{config.env.id}-seed{seed}"
 
 
 def frame_skip(config: RunConfig) -> int:
@@ -182,12 +193,12 @@ def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
             if not points:
                 raise RuntimeError(f"{config.run_dir}: the run wrote no evaluation")
             run_sha = run_git_sha(Path(config.run_dir))
-            per_seed += [records.record(SUITE, f"{bench.preset}/{config.env.id}", "fastrl", "eval_return_mean",
+            per_seed += [records.record(SUITE, f"{variant(bench)}/{config.env.id}", "fastrl", "eval_return_mean",
                                         p.pop("eval_return_mean"), "return", **p, seconds_this_call=seconds,
                                         run_git_sha=run_sha) for p in points]
             bar.advance(text=f"seed {seed}")
     config = configs[-1]
-    case = f"{bench.preset}/{config.env.id}"
+    case = f"{variant(bench)}/{config.env.id}"
     summary = iqm_curve(per_seed, bench.seeds, case)
     if summary:
         final = summary[-1]
@@ -247,12 +258,12 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench learn") -> int
         print(f"{prog}: {str(err) or 'interrupted'}; the same command continues the bench", file=sys.stderr)
         return 130
     env_id = per_seed[0]["case"].split("/", 1)[1]
-    records.print_table(summary, title=f"{prog}: {bench.preset} on {env_id}, seeds {list(bench.seeds)}",
+    records.print_table(summary, title=f"{prog}: {variant(bench)} on {env_id}, seeds {list(bench.seeds)}",
                         extra_columns=("env_steps", "frames", "ci_low", "ci_high", "method", "x", "x_unit"))
-    path = bench.json or records.default_path(f"learn-{bench.preset}-{env_id}")
+    path = bench.json or records.default_path(f"learn-{variant(bench)}-{env_id}")
     path.parent.mkdir(parents=True, exist_ok=True)
     records.write_records(path, per_seed + summary, records.run_meta(bench))
-    plot(per_seed, summary, path.with_suffix(".png"), f"{bench.preset} on {env_id}", bench.beside)
+    plot(per_seed, summary, path.with_suffix(".png"), f"{variant(bench)} on {env_id}", bench.beside)
     final = [r for r in summary if r["backend"] == "fastrl-iqm"]
     if final and not math.isnan(final[-1]["value"]):
         print(f"final IQM {final[-1]['value']:.3g} [{final[-1]['ci_low']:.3g}, {final[-1]['ci_high']:.3g}] "

@@ -72,8 +72,9 @@ def grid(xs: list[int]) -> int | None:
     return max((b - a for a, b in pairwise(sorted(xs))), default=None)
 
 
-def read_learn_record(path: str) -> tuple[str, str, list[dict], str | None]:
-    """(preset, env id, IQM rows, the commit the record was made at) of a ``fastrl bench learn`` record."""
+def read_learn_record(path: str) -> tuple[str, tuple[str, ...], str, list[dict], str | None]:
+    """(preset, its learner options, env id, IQM rows, the commit the record was made at) of a ``fastrl bench
+    learn`` record."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
@@ -81,8 +82,11 @@ def read_learn_record(path: str) -> tuple[str, str, list[dict], str | None]:
     iqm = [r for r in data.get("records", []) if r.get("backend") == "fastrl-iqm"]
     if not iqm:
         raise ConfigError(f"--learn {path}: no fastrl-iqm rows; expected the JSON `fastrl bench learn` writes")
-    preset_name, env_id = iqm[0]["case"].split("/", 1)
-    return preset_name, env_id, iqm, data.get("meta", {}).get("git_sha")
+    meta = data.get("meta", {})
+    case_preset, env_id = iqm[0]["case"].split("/", 1)
+    bench = meta.get("config", {})
+    return (bench.get("preset", case_preset), tuple(bench.get("learner_options", ())), env_id, iqm,
+            meta.get("git_sha"))
 
 
 def peer_curve(case: str, env_id: str) -> list:
@@ -149,20 +153,21 @@ def check(bench: TimeToScoreConfig, env_id: str) -> None:
 
 def main(argv: list[str] | None = None, prog: str = "fastrl bench time-to-score") -> int:
     from fastrl.benchmarks.peers import _MEASURED, CASES
+    from fastrl.benchmarks.train_config import with_learner_options
     from fastrl.config import preset
     from fastrl.train_cli import report_error
 
     bench = tyro.cli(TimeToScoreConfig, args=argv, prog=prog)
     try:
-        preset_name, env_id, iqm, record_sha = read_learn_record(bench.learn)
+        preset_name, options, env_id, iqm, record_sha = read_learn_record(bench.learn)
         check(bench, env_id)
+        config = dataclasses.replace(with_learner_options(preset(preset_name, env_id), options), **_MEASURED)
     except ConfigError as err:
         return report_error(prog, err)
     case = CASES[bench.peer]
-    config = dataclasses.replace(preset(preset_name, env_id), **_MEASURED)
     fastrl_rates, peer_rates = rates(config, case, bench.rounds, bench.scale)
     fastrl_sps, peer_sps = statistics.median(fastrl_rates), statistics.median(peer_rates)
-    case_id = f"{preset_name}/{env_id}/{case.peer}"
+    case_id = f"{iqm[0]['case']}/{case.peer}"
     rows = estimate(case_id, case.peer, bench.scores, iqm, peer_curve(bench.peer, env_id), fastrl_sps, peer_sps)
     for row in rows:
         row["per_round"] = fastrl_rates if row["backend"] == "fastrl" else peer_rates
@@ -172,7 +177,7 @@ def main(argv: list[str] | None = None, prog: str = "fastrl bench time-to-score"
         if not any(r["score"] == score and r["backend"] != "fastrl" for r in rows):
             print(f"{prog}: the published {case.peer} curve on {env_id} does not reach {score:g}")
     records.print_table(rows, title=prog, extra_columns=("score", "env_steps", "env_steps_per_s", "fastrl_sooner"))
-    path = bench.json or records.default_path(SUITE).with_name(f"{SUITE}-{preset_name}-{env_id}.json")
+    path = bench.json or records.default_path(f"{SUITE}-{iqm[0]['case'].replace('/', '-')}")
     records.write_records(path, rows, records.run_meta(bench) | {"learn_record_sha": record_sha})
     print(f"records written to {path}")
     return 0
