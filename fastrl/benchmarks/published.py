@@ -76,6 +76,19 @@ _CLEANRL_CLASSIC_PROTOCOL = (
     "500k env steps"
 )
 
+_DER_PAPER = (
+    "van Hasselt, Hessel, Aslanides 2019, 'When to use parametric models in reinforcement learning?' (NeurIPS), "
+    "data-efficient Rainbow (DER)"
+)
+_DER_ATARI100K_PROTOCOL = (
+    "Atari-100k (Kaiser et al. 2020): 100k agent steps = 400k frames of training per game, frame skip 4, no "
+    "sticky actions (as Dopamine's dopamine/labs/atari_100k configs state the benchmark), Rainbow's ALE "
+    "preprocessing (up to 30 no-op starts, rewards clipped in training, episodes capped at 108k frames); score = "
+    "mean full-game return of the agent at the end of its 100k steps, one number per game, no std given; seeds, "
+    "life-loss handling and evaluation episodes as the DER paper, not checked here"
+)
+
+
 _GYMNAX_MINATAR_PROTOCOL = (
     "gymnax's JAX ports of MinAtar (minimal action set, no sticky actions, episodes cut at 1000 steps; fastrl's "
     "envs keep the package's sticky actions 0.1 and no step limit); PPO of gymnax-blines: 64 envs x 128 steps, 4 "
@@ -96,6 +109,23 @@ def _gymnax_minatar_ppo(env_id: str, score: float) -> Published:
         "github.com/RobertTLange/gymnax README.md, environment table, column 'PPO' ('R: ...'); its configs in "
         "github.com/RobertTLange/gymnax-blines agents/<Game>-MinAtar/ppo.yaml",
         _GYMNAX_MINATAR_PROTOCOL,
+        False,
+    )
+
+
+def _der_atari100k(env_id: str, score: float) -> Published:
+    return Published(
+        "dqn",
+        "DER (data-efficient Rainbow, paper)",
+        env_id,
+        100_000,
+        "env_steps",
+        score,
+        None,
+        f"{_DER_PAPER}; per-game 100k score as quoted in Cetin, Ball, Roberts, Celiktutan 2022, 'Stabilizing "
+        "Off-Policy Deep Reinforcement Learning from Pixels' (ICML, arXiv:2207.00986), Appendix A.2, Table 5 "
+        "'Full results for the Atari 100k benchmark', column DER (the paper's own table not read here)",
+        _DER_ATARI100K_PROTOCOL,
         False,
     )
 
@@ -247,6 +277,10 @@ PUBLISHED: tuple[Published, ...] = (
         _NATURE_DQN_PROTOCOL,
         False,
     ),
+    # --- DQN family, Atari-100k: data-efficient Rainbow (van Hasselt et al. 2019) ---
+    _der_atari100k("Pong-v5", -19.3),
+    _der_atari100k("Breakout-v5", 1.9),
+    _der_atari100k("Boxing-v5", 0.2),
     # --- TD3, paper Table 1 (max average return over the run, so an upper envelope, not the value at 1M) ---
     Published(
         "td3",
