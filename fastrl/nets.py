@@ -5,6 +5,8 @@
 - ``MinAtarCNN``: the torso of MinAtar's own agents (Young & Tian 2019; kenjyoung/MinAtar examples/dqn.py and
   AC_lambda.py): one 16-filter 3x3 convolution and a 128-unit layer, a quarter of the Nature CNN's widths, for
   the [C, 10, 10] boolean boards.
+- ``DataEfficientCNN``: the torso of data-efficient Rainbow (van Hasselt, Hessel & Aslanides 2019): two
+  convolutions with 5x5 filters at stride 5 and a 256-unit layer, for the same stacked 84x84 uint8 frames.
 - ``MLP``: a ReLU multilayer perceptron for vector (or small grid) observations, flattened.
 - ``QHead``: one linear layer to Q(s, .) ([B, A]), or to per-action logits over C51's atoms ([B, A, atoms]).
 - ``DuelingHead``: value and advantage streams combined as V + A - mean_a A (Wang et al. 2016); with atoms,
@@ -24,25 +26,44 @@ import torch
 from torch import nn
 
 NATURE_FEATURES = 512
+DER_FEATURES = 256
 
 
-class NatureCNN(nn.Module):
-    """Conv 32x8x8/4, 64x4x4/2, 64x3x3/1, then a 512-unit layer; input [B, C, 84, 84] uint8 (or float)."""
+class FramesCNN(nn.Module):
+    """Convolutions, ReLU after each, then one fully connected ReLU layer of ``features`` units; input
+    [B, C, 84, 84] uint8 frames (scaled to [0, 1] inside; float passes as is)."""
 
-    def __init__(self, in_channels: int):
+    def __init__(self, convs: list[nn.Conv2d], flat: int, features: int):
         super().__init__()
-        self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, 32, kernel_size=8, stride=4), nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, kernel_size=3, stride=1), nn.ReLU(),
-            nn.Flatten(),
-        )
-        self.fc = nn.Sequential(nn.Linear(64 * 7 * 7, NATURE_FEATURES), nn.ReLU())
-        self.out_features = NATURE_FEATURES
+        layers: list[nn.Module] = []
+        for conv in convs:
+            layers += [conv, nn.ReLU()]
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        self.fc = nn.Sequential(nn.Linear(flat, features), nn.ReLU())
+        self.out_features = features
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs
         return self.fc(self.convs(x))
+
+
+class NatureCNN(FramesCNN):
+    """Conv 32x8x8/4, 64x4x4/2, 64x3x3/1, then a 512-unit layer; input [B, C, 84, 84] uint8 (or float)."""
+
+    def __init__(self, in_channels: int):
+        super().__init__([nn.Conv2d(in_channels, 32, kernel_size=8, stride=4),
+                          nn.Conv2d(32, 64, kernel_size=4, stride=2),
+                          nn.Conv2d(64, 64, kernel_size=3, stride=1)], 64 * 7 * 7, NATURE_FEATURES)
+
+
+class DataEfficientCNN(FramesCNN):
+    """Conv 32x5x5/5, 64x5x5/5 (84 -> 16 -> 3, no padding), then a 256-unit layer; input [B, C, 84, 84] uint8 (or
+    float). Data-efficient Rainbow's network (van Hasselt et al. 2019; as Kaixhin/Rainbow's ``--architecture
+    data-efficient --hidden-size 256``)."""
+
+    def __init__(self, in_channels: int):
+        super().__init__([nn.Conv2d(in_channels, 32, kernel_size=5, stride=5),
+                          nn.Conv2d(32, 64, kernel_size=5, stride=5)], 64 * 3 * 3, DER_FEATURES)
 
 
 MINATAR_FEATURES = 128
@@ -80,14 +101,16 @@ class MLP(nn.Module):
 
 
 def torso(network: str, observation_shape: tuple[int, ...], hidden: tuple[int, ...]) -> nn.Module:
-    """The torso ``network`` names ("nature_cnn", "minatar" or "mlp") for these observations."""
+    """The torso ``network`` names ("nature_cnn", "der", "minatar" or "mlp") for these observations."""
     if network == "nature_cnn":
         return NatureCNN(observation_shape[0])
+    if network == "der":
+        return DataEfficientCNN(observation_shape[0])
     if network == "minatar":
         return MinAtarCNN(observation_shape)
     if network == "mlp":
         return MLP(observation_shape, hidden)
-    raise ValueError(f"network {network!r}: expected 'nature_cnn', 'minatar' or 'mlp'")
+    raise ValueError(f"network {network!r}: expected 'nature_cnn', 'der', 'minatar' or 'mlp'")
 
 
 class QHead(nn.Module):
@@ -196,7 +219,7 @@ class QNetwork(nn.Module):
 
 def q_network(observation_shape: tuple[int, ...], actions: int, *, network: str, hidden: tuple[int, ...],
               dueling: bool, atoms: int | None, noisy_sigma0: float | None = None) -> QNetwork:
-    """The Q network of a DQN variant: ``network`` "nature_cnn", "minatar" or "mlp" (``torso``); ``atoms`` None
+    """The Q network of a DQN variant: ``network`` "nature_cnn", "der", "minatar" or "mlp" (``torso``); ``atoms`` None
     unless C51; ``noisy_sigma0``: every fully connected layer a ``NoisyLinear`` with this σ0 (NoisyNet), None:
     plain."""
     body = torso(network, observation_shape, hidden)

@@ -78,9 +78,10 @@ class DQNConfig:
     """env steps over which epsilon falls linearly from epsilon_start to epsilon_end"""
     eval_epsilon: float = 0.0
     """epsilon of the evaluation policy (0 = greedy)"""
-    network: Literal["auto", "mlp", "nature_cnn", "minatar"] = "auto"
-    """torso: nature_cnn for stacked frames, mlp for vectors, minatar (MinAtar's conv 16x3x3 and 128 units) for
-    MinAtar's [C, 10, 10] boards; auto picks nature_cnn or mlp by the observation's shape"""
+    network: Literal["auto", "mlp", "nature_cnn", "der", "minatar"] = "auto"
+    """torso: nature_cnn for stacked frames, der (data-efficient Rainbow's conv 32x5x5/5, 64x5x5/5 and 256 units)
+    for the same frames, mlp for vectors, minatar (MinAtar's conv 16x3x3 and 128 units) for MinAtar's
+    [C, 10, 10] boards; auto picks nature_cnn or mlp by the observation's shape"""
     hidden: tuple[int, ...] = (256, 256)
     """MLP torso: hidden layer widths (none: Q is linear in the observation)"""
     fused_update: Literal["auto"] | bool = "auto"
