@@ -4,7 +4,10 @@
 ops on the device. The ids are the package's gymnasium ids: ``-v1`` takes the game's minimal action set,
 ``-v0`` all six actions. Observations are boolean [num_envs, channels, 10, 10] boards with the original's
 channels (channel-first; the package gives [10, 10, channels]). Options: ``sticky_action_prob`` (0.1) and
-``difficulty_ramping`` (True), the package's ``Environment`` arguments.
+``difficulty_ramping`` (True), the package's ``Environment`` arguments, and ``kernel``: what runs the step,
+``"reference"`` (the torch ops, any device) or ``"numba"`` (one compiled loop over the envs, CPU,
+``numba.py``); by default numba on the CPU where it imports, else the torch ops (``FASTRL_BACKEND=minatar:reference``
+chooses too). Both play the same games from the same seed (``tests/envs/test_minatar_numba.py``).
 
 Each game is the package's rules on batched state (``breakout.py`` etc.; ``game.py`` holds the shared step
 order and sticky actions, ``draws.py`` the random draws). ``tests/envs/test_minatar_parity.py`` steps each
@@ -15,7 +18,7 @@ Differences from the package, none in the rules: the randomness is torch's (one 
 ``draws.py``, instead of numpy's 53-bit ``rand``), so a game's outcome probabilities differ from the package's
 by at most 2**-24 and the same seed does not give the package's games; Freeway takes one draw per car where the
 package takes two; Seaquest holds its things in fixed rings whose sizes the rules bound (``seaquest.py``). The
-batch runs as torch ops on one device, so on the CPU it pays off at thousands of envs, not at one
+torch ops pay off at thousands of envs, not at one; the numba kernels on the CPU at any number
 (``fastrl bench envs``: profiles/*/envs-minatar.json).
 """
 

@@ -22,11 +22,19 @@ in with integer arithmetic (``blend_``). Maps are bit rows (Breakout's bricks, S
 
 from __future__ import annotations
 
+import os
+
 import gymnasium
 import numpy as np
 import torch
 
 from fastrl.envs.minatar.draws import Draws
+from fastrl.ops import _registry
+
+#: the registry's name for the games' step: ``reference`` (these torch ops) or ``numba`` (``numba.py``)
+KERNEL_OP = "minatar"
+_registry.declare(KERNEL_OP, {"reference": "fastrl.envs.minatar.game", "numba": "fastrl.envs.minatar.numba"},
+                  cpu_order=("numba", "reference"), cuda_order=("reference",))
 
 #: the package's six actions: no-op, left, up, right, down, fire ('n', 'l', 'u', 'r', 'd', 'f')
 NOOP, LEFT, UP, RIGHT, DOWN, FIRE = range(6)
@@ -49,7 +57,7 @@ class MinAtarGame:
     full_action_set = False
 
     def __init__(self, num_envs: int, device: torch.device, *, sticky_action_prob: float = 0.1,
-                 difficulty_ramping: bool = True):
+                 difficulty_ramping: bool = True, kernel: str | None = None):
         if isinstance(sticky_action_prob, bool) or not isinstance(sticky_action_prob, (int, float)) \
                 or not 0.0 <= sticky_action_prob <= 1.0:
             raise ValueError(f"{self.id}: option sticky_action_prob={sticky_action_prob!r}; expected a number "
@@ -70,7 +78,14 @@ class MinAtarGame:
         self._constants: dict = {}
         # First cell of each env's board in the flattened observation batch (for index_fill_ of points).
         self._board_start = torch.arange(num_envs, dtype=torch.int64, device=device) * (len(self.channels) * 100)
+        #: what runs ``step``: "numba" (one compiled loop over the envs, CPU) or "reference" (the torch ops)
+        self.kernel = choose_kernel(self.id, self.device, kernel)
         self._allocate(num_envs, device)
+        self._kernel_step = None
+        if self.kernel == "numba":
+            from fastrl.envs.minatar.numba import Stepper
+
+            self._kernel_step = Stepper(self)
 
     def reset(self, generator: torch.Generator, obs: torch.Tensor) -> None:
         """Start a new game in every env and write the first boards into ``obs``."""
@@ -83,6 +98,9 @@ class MinAtarGame:
              obs: torch.Tensor, reward: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor) -> None:
         """Advance every env by one step (``actions`` index the action set), writing into the outputs."""
         self.draws.fill(generator)
+        if self._kernel_step is not None:
+            self._kernel_step(actions, restart, obs, reward, terminated, truncated)
+            return
         torch.index_select(self._action_set, 0, actions, out=self._action)
         self.draws.below("sticky", self.sticky_action_prob, out=self._sticky)
         torch.where(self._sticky, self.last_action, self._action, out=self._action)
@@ -115,6 +133,29 @@ class MinAtarGame:
         positions (per-thing positions go through ``board_cells`` and ``light``)."""
         torch.add(self._board_start, x, out=out).add_(y * SIZE)
         return out.add_(channel * SIZE * SIZE)
+
+
+def choose_kernel(env_id: str, device: torch.device, kernel: str | None) -> str:
+    """The option ``kernel`` resolved: an explicit "numba" or "reference" (an error where it cannot run), else
+    ``FASTRL_BACKEND=minatar:<kind>``, else numba on the CPU where it imports, the torch ops elsewhere."""
+    if kernel is None:
+        for part in os.environ.get("FASTRL_BACKEND", "").split(","):
+            name, _, choice = part.partition(":")
+            if name.strip() == KERNEL_OP and choice.strip():
+                kernel = choice.strip()
+    if kernel is None:
+        return "numba" if _registry.unavailable_reason(KERNEL_OP, "numba", device) is None else "reference"
+    if kernel not in ("numba", "reference"):
+        raise ValueError(f"{env_id}: option kernel={kernel!r}; expected 'numba', 'reference' or None (auto)")
+    return _registry.choose(KERNEL_OP, device, kernel)
+
+
+def slot_tensor(count: int, num_envs: int, dtype: torch.dtype, device: torch.device, env_major: bool) -> torch.Tensor:
+    """[count, num_envs] zeros: per-slot state with the batch innermost, as the torch ops want it, or the
+    transpose of an env-major [num_envs, count] tensor, as a kernel that steps one env at a time wants it."""
+    if env_major:
+        return torch.zeros(num_envs, count, dtype=dtype, device=device).T
+    return torch.zeros(count, num_envs, dtype=dtype, device=device)
 
 
 def board_cells(channel: int, y: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

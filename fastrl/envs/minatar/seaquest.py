@@ -28,7 +28,18 @@ from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import DOWN, FIRE, LEFT, RIGHT, UP, MinAtarGame, blend_, board_cells, lookup
+from fastrl.envs.minatar.game import (
+    DOWN,
+    FIRE,
+    LEFT,
+    RIGHT,
+    UP,
+    MinAtarGame,
+    blend_,
+    board_cells,
+    lookup,
+    slot_tensor,
+)
 
 RAMP_INTERVAL = 100
 MAX_OXYGEN = 200
@@ -51,13 +62,13 @@ class Things:
     Fields are [capacity, num_envs]: the batch is the inner dimension, so each op runs over long rows.
     """
 
-    def __init__(self, num_envs: int, capacity: int, device: torch.device):
-        small = dict(dtype=SMALL, device=device)
+    def __init__(self, num_envs: int, capacity: int, device: torch.device, env_major: bool = False):
         count = dict(dtype=torch.int32, device=device)
         flag = dict(dtype=torch.bool, device=device)
-        self.x, self.y, self.timer = (torch.zeros(capacity, num_envs, **small) for _ in range(3))
-        self.age = torch.zeros(capacity, num_envs, **small)  # spawns since (see ``update_ages``)
-        self.rightward, self.alive = torch.zeros(capacity, num_envs, **flag), torch.zeros(capacity, num_envs, **flag)
+        self.x, self.y, self.timer = (slot_tensor(capacity, num_envs, SMALL, device, env_major) for _ in range(3))
+        self.age = torch.zeros(capacity, num_envs, dtype=SMALL, device=device)  # spawns since (``update_ages``)
+        self.rightward, self.alive = (slot_tensor(capacity, num_envs, torch.bool, device, env_major)
+                                      for _ in range(2))
         self.spawned = torch.zeros(num_envs, **count)  # things spawned so far (wraps after 2**31: still a ring)
         self.slots = torch.arange(capacity, **count)[:, None]
         self._slots = self.slots.to(SMALL)
@@ -117,12 +128,14 @@ class Seaquest(MinAtarGame):
         self.diver_count = torch.zeros(num_envs, dtype=torch.int32, device=device)  # goes below 0, without end
         self.sub_right, self.surface = torch.zeros(num_envs, **flag), torch.zeros(num_envs, **flag)
         self.capacity_exceeded = torch.zeros(num_envs, **flag)
-        self.torpedoes = Things(num_envs, TORPEDOES, device)
-        self.divers = Things(num_envs, DIVERS, device)
-        self.enemies = Things(num_envs, ENEMIES, device)  # fish and subs; ``timer`` times their moves
-        self.is_sub = torch.zeros(ENEMIES, num_envs, **flag)
-        self.shot_timer_enemy = torch.zeros(ENEMIES, num_envs, **small)
-        self.bullets = Things(num_envs, ENEMIES, device)  # enemy bullets: slot i is enemy slot i's
+        # The numba kernel steps one env at a time: it wants the rings' fields env-major (see numba.py).
+        env_major = self.kernel == "numba"
+        self.torpedoes = Things(num_envs, TORPEDOES, device, env_major)
+        self.divers = Things(num_envs, DIVERS, device, env_major)
+        self.enemies = Things(num_envs, ENEMIES, device, env_major)  # fish and subs; ``timer`` times their moves
+        self.is_sub = slot_tensor(ENEMIES, num_envs, torch.bool, device, env_major)
+        self.shot_timer_enemy = slot_tensor(ENEMIES, num_envs, SMALL, device, env_major)
+        self.bullets = Things(num_envs, ENEMIES, device, env_major)  # enemy bullets: slot i is enemy slot i's
         # The rings' tensors are attributes of the game too, so NativeVecEnv.state_dict() finds them.
         for kind in ("torpedoes", "divers", "enemies", "bullets"):
             for field, tensor in vars(getattr(self, kind)).items():
