@@ -11,7 +11,17 @@ from __future__ import annotations
 
 import torch
 
-from fastrl.envs.minatar.game import DOWN, LEFT, RIGHT, UP, MinAtarGame, blend_, board_cells, lookup
+from fastrl.envs.minatar.game import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    MinAtarGame,
+    blend_,
+    board_cells,
+    lookup,
+    slot_tensor,
+)
 
 RAMP_INTERVAL = 100
 SPAWN_SPEED = 10
@@ -34,8 +44,10 @@ class Asterix(MinAtarGame):
         flag = dict(dtype=torch.bool, device=device)
         # Slots are [SLOTS, N] with the batch innermost; positions int8 (see seaquest.SMALL for why).
         self.player_x, self.player_y = torch.zeros(num_envs, **tiny), torch.zeros(num_envs, **tiny)
-        self.x = torch.zeros(SLOTS, num_envs, **tiny)
-        self.rightward, self.gold, self.alive = (torch.zeros(SLOTS, num_envs, **flag) for _ in range(3))
+        env_major = self.kernel == "numba"  # the numba kernel steps one env at a time (see numba.py)
+        self.x = slot_tensor(SLOTS, num_envs, torch.int8, device, env_major)
+        self.rightward, self.gold, self.alive = (slot_tensor(SLOTS, num_envs, torch.bool, device, env_major)
+                                                 for _ in range(3))
         self.spawn_timer, self.spawn_speed, self.move_timer, self.move_speed, self.ramp_timer, self.ramp_index = (
             torch.zeros(num_envs, **long) for _ in range(6))
         self._move_x = lookup([0, -1, 0, 1, 0, 0], device).to(torch.int8)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from fastrl.envs.minatar.draws import SPAN
-from fastrl.envs.minatar.game import DOWN, UP, MinAtarGame, blend_, board_cells
+from fastrl.envs.minatar.game import DOWN, UP, MinAtarGame, blend_, board_cells, slot_tensor
 
 PLAYER_SPEED = 3  # steps between the chicken's moves
 TIME_LIMIT = 2500
@@ -38,7 +38,9 @@ class Freeway(MinAtarGame):
         tiny = dict(dtype=torch.int8, device=device)
         flag = dict(dtype=torch.bool, device=device)
         # Cars are [LANES, N], the batch innermost, int8 (see seaquest.SMALL for why).
-        self.car_x, self.car_timer, self.car_speed = (torch.zeros(LANES, num_envs, **tiny) for _ in range(3))
+        env_major = self.kernel == "numba"  # the numba kernel steps one env at a time (see numba.py)
+        self.car_x, self.car_timer, self.car_speed = (slot_tensor(LANES, num_envs, torch.int8, device, env_major)
+                                                      for _ in range(3))
         self.pos = torch.zeros(num_envs, **tiny)
         self.move_timer, self.terminate_timer = torch.zeros(num_envs, **long), torch.zeros(num_envs, **long)
         self._speeds, self._velocity, self._step = (torch.zeros(LANES, num_envs, **tiny) for _ in range(3))

@@ -70,15 +70,22 @@ def _light(board, cell):
 
 
 @numba.njit(inline="always")
-def _finish(i, r, end, restart, reward, terminated, truncated, obs):
+def _finish(i, r, end, restart, reward, terminated, truncated, obs, clear):
     """Write env ``i``'s reward and ends (a restarting env's throw-away step gives 0 and no end) and return
-    its board, cleared."""
+    its board, its first ``clear`` cells cleared."""
     reward[i] = 0.0 if restart[i] else r
     terminated[i] = end and not restart[i]
     truncated[i] = False
     board = obs[i]
-    board[:] = False
+    board[:clear] = False
     return board
+
+
+@numba.njit(inline="always")
+def _put_row(board, cell, bits):
+    """Cells ``cell`` to ``cell + 9`` of a board from a 10-bit row mask."""
+    for c in range(10):
+        board[cell + c] = (bits >> c) & 1
 
 
 @numba.njit(inline="always")
@@ -145,46 +152,43 @@ def _breakout(actions, restart, obs, reward, terminated, truncated, action_set, 
             b = WALL
             strike[i] = False
         pos[i], bricks[i], ball_x[i], ball_y[i], ball_dir[i], last_x[i], last_y[i] = p, b, x, y, d, x0, y0
-        board = _finish(i, r, end, restart, reward, terminated, truncated, obs)
-        for k in range(30):
-            if (b >> k) & 1:
-                board[310 + k] = True  # channel 3, rows 1 to 3
+        board = _finish(i, r, end, restart, reward, terminated, truncated, obs, obs.shape[1])
+        for row in range(3):  # channel 3, rows 1 to 3
+            _put_row(board, 310 + row * 10, (b >> (row * 10)) & 1023)
         _light(board, 90 + p)
         _light(board, 100 + y * 10 + x)
         _light(board, 200 + y0 * 10 + x0)
 
 
 # ---- Asterix --------------------------------------------------------------------------------------------------
+# The slots' fields come env-major ([num_envs, 8], as ``Asterix`` stores them for this kernel); the live slots
+# are a bit mask while an env steps.
 
 @numba.njit(**_JIT)
 def _asterix(actions, restart, obs, reward, terminated, truncated, action_set, draws, sticky, last_action, stuck,
              player_x, player_y, xs, rightward, gold, alive, spawn_timer, spawn_speed, move_timer, move_speed,
-             ramp_timer, ramp_index, ramping, left_row, gold_row, slot_row, move_x, move_y):
+             ramp_timer, ramp_index, alive_words, ramping, left_row, gold_row, slot_row, move_x, move_y):
     half, third = threshold_half, threshold_third
-    slots = xs.shape[0]
+    slots = xs.shape[1]
+    everything = (np.int64(1) << slots) - 1
     for i in range(actions.shape[0]):
         a = _action(i, actions, action_set, draws, sticky, last_action, restart, stuck)
         r = 0.0
         end = False
+        live = was_live = _mask(alive_words, i)
         # A spawn where the timer ran out: a random free slot (row), side and kind.
         if spawn_timer[i] == 0:
             spawn_timer[i] = spawn_speed[i]
-            free = 0
-            for s in range(slots):
-                if not alive[s, i]:
-                    free += 1
-            if free > 0:
-                pick = _integers(draws[slot_row, i], free)
-                for s in range(slots):
-                    if not alive[s, i]:
-                        if pick == 0:
-                            side = draws[left_row, i] < half
-                            xs[s, i] = 0 if side else 9
-                            rightward[s, i] = side
-                            gold[s, i] = draws[gold_row, i] < third
-                            alive[s, i] = True
-                            break
-                        pick -= 1
+            free = everything & ~live
+            if free:
+                for _ in range(_integers(draws[slot_row, i], _popcount(free))):
+                    free &= free - 1
+                s = trailing_zeros(free)
+                side = draws[left_row, i] < half
+                xs[i, s] = 0 if side else 9
+                rightward[i, s] = side
+                gold[i, s] = draws[gold_row, i] < third
+                live |= np.int64(1) << s
         px = _clamp(player_x[i] + move_x[a], 0, 9)
         py = _clamp(player_y[i] + move_y[a], 1, 8)
         player_x[i], player_y[i] = px, py
@@ -192,16 +196,17 @@ def _asterix(actions, restart, obs, reward, terminated, truncated, action_set, d
         for moved in range(2):  # the player meets what is in its cell before and after things move
             if moved and move_timer[i] == 0:
                 move_timer[i] = move_speed[i]
-                for t in range(slots):
-                    if alive[t, i]:
-                        x = xs[t, i] + (1 if rightward[t, i] else -1)
-                        xs[t, i] = x
-                        if x < 0 or x > 9:
-                            alive[t, i] = False
-            if alive[s, i] and xs[s, i] == px:
-                if gold[s, i]:
+                m = live
+                while m:
+                    t = trailing_zeros(m)
+                    m &= m - 1
+                    x = xs[i, t] + (1 if rightward[i, t] else -1)
+                    xs[i, t] = x
+                    live &= ~(np.int64(x < 0 or x > 9) << t)
+            if (live >> s) & 1 and xs[i, s] == px:
+                if gold[i, s]:
                     r += 1.0
-                    alive[s, i] = False
+                    live &= ~(np.int64(1) << s)
                 else:
                     end = True
         spawn_timer[i] -= 1
@@ -218,32 +223,36 @@ def _asterix(actions, restart, obs, reward, terminated, truncated, action_set, d
                 ramp_timer[i] = 100
         if restart[i]:
             player_x[i], player_y[i] = 5, 5
-            for t in range(slots):
-                alive[t, i] = False
+            live = np.int64(0)
             spawn_speed[i] = spawn_timer[i] = 10
             move_speed[i] = move_timer[i] = 5
             ramp_timer[i] = 100
             ramp_index[i] = 0
-        board = _finish(i, r, end, restart, reward, terminated, truncated, obs)
-        _light(board, player_y[i] * 10 + player_x[i])
-        for t in range(slots):
-            if alive[t, i]:
-                x = np.int64(xs[t, i])
-                _light(board, (300 if gold[t, i] else 100) + (t + 1) * 10 + x)
-                behind = x - (1 if rightward[t, i] else -1)
-                if 0 <= behind <= 9:
-                    _light(board, 200 + (t + 1) * 10 + behind)
+        _store_mask(alive, i, live, was_live)
+        board = _finish(i, r, end, restart, reward, terminated, truncated, obs, obs.shape[1])
+        player = player_y[i] * 10 + player_x[i]
+        board[player] = True
+        m = live
+        while m:  # things in channel 1 (enemies) or 3 (gold), trails in 2 (off the board: the player's cell)
+            t = trailing_zeros(m)
+            m &= m - 1
+            x = np.int64(xs[i, t])
+            row = (t + 1) * 10
+            board[100 + gold[i, t] * 200 + row + x] = True
+            behind = x - (1 if rightward[i, t] else -1)
+            board[200 + row + behind if 0 <= behind <= 9 else player] = True
 
 
 # ---- Freeway --------------------------------------------------------------------------------------------------
+# The cars' fields come env-major ([num_envs, 8], as ``Freeway`` stores them for this kernel).
 
 @numba.njit(inline="always")
 def _new_speed(draws, row, i, car_speed, car_timer, j):
     """``Freeway._new_speeds`` for car ``j`` of env ``i``."""
     u = np.int64(draws[row + j, i])
     speed = _integers((u & (half_span - 1)) * 2, 5) + 1
-    car_speed[j, i] = speed if u >= half_span else -speed
-    car_timer[j, i] = speed
+    car_speed[i, j] = speed if u >= half_span else -speed
+    car_timer[i, j] = speed
 
 
 @numba.njit(inline="always")
@@ -254,7 +263,7 @@ def _wrap(x):
 @numba.njit(**_JIT)
 def _freeway(actions, restart, obs, reward, terminated, truncated, action_set, draws, sticky, last_action, stuck,
              car_x, car_timer, car_speed, pos, move_timer, terminate_timer, car_row):
-    lanes = car_x.shape[0]
+    lanes = car_x.shape[1]
     for i in range(actions.shape[0]):
         a = _action(i, actions, action_set, draws, sticky, last_action, restart, stuck)
         r = 0.0
@@ -270,18 +279,14 @@ def _freeway(actions, restart, obs, reward, terminated, truncated, action_set, d
                 _new_speed(draws, car_row, i, car_speed, car_timer, j)
             p = 9
         lane = p - 1  # -1 and 8 (rows 0 and 9) match no car
-        hit = 0 <= lane < lanes and car_x[lane, i] == 4
-        for j in range(lanes):
-            t = car_timer[j, i]
-            if t == 0:
-                v = car_speed[j, i]
-                car_timer[j, i] = abs(v)
-                x = _wrap(car_x[j, i] + (1 if v > 0 else -1))
-                car_x[j, i] = x
-                if j == lane and x == 4:
-                    hit = True
-            else:
-                car_timer[j, i] = t - 1
+        hit = 0 <= lane < lanes and car_x[i, lane] == 4
+        for j in range(lanes):  # written without branches: a car moves on one step in 1 to 5
+            t, v, x = np.int64(car_timer[i, j]), np.int64(car_speed[i, j]), np.int64(car_x[i, j])
+            moving = t == 0
+            car_timer[i, j] = abs(v) if moving else t - 1
+            x = _wrap(x + (1 if v > 0 else -1)) if moving else x
+            car_x[i, j] = x
+            hit |= moving and j == lane and x == 4
         pos[i] = 9 if hit else p
         move_timer[i] = max(move_timer[i] - 1, 0)
         terminate_timer[i] -= 1
@@ -289,15 +294,15 @@ def _freeway(actions, restart, obs, reward, terminated, truncated, action_set, d
         if restart[i]:
             for j in range(lanes):
                 _new_speed(draws, car_row, i, car_speed, car_timer, j)
-                car_x[j, i] = 0
+                car_x[i, j] = 0
             pos[i] = 9
             move_timer[i] = 3
             terminate_timer[i] = 2500
-        board = _finish(i, r, end, restart, reward, terminated, truncated, obs)
+        board = _finish(i, r, end, restart, reward, terminated, truncated, obs, obs.shape[1])
         _light(board, pos[i] * 10 + 4)
         for j in range(lanes):
-            x = np.int64(car_x[j, i])
-            v = np.int64(car_speed[j, i])
+            x = np.int64(car_x[i, j])
+            v = np.int64(car_speed[i, j])
             _light(board, 100 + (j + 1) * 10 + x)
             behind = _wrap(x - (1 if v > 0 else (-1 if v < 0 else 0)))
             _light(board, 100 * (1 + abs(v)) + (j + 1) * 10 + behind)
@@ -311,17 +316,25 @@ def _freeway(actions, restart, obs, reward, terminated, truncated, action_set, d
 # things only.
 
 @numba.njit(inline="always")
-def _mask(flags, i):
-    """Bit s set where ``flags[i, s]``."""
+def _mask(words, i):
+    """Bit s set where flag s of env ``i`` is, from the flags' bytes read 8 at a time (``words``: a uint64 view
+    of [num_envs, slots] bool): the product gathers the low bit of each of a word's bytes into its top byte."""
     m = np.int64(0)
-    for s in range(flags.shape[1]):
-        m |= np.int64(flags[i, s]) << s
+    for k in range(words.shape[1]):
+        m |= np.int64((words[i, k] * _GATHER) >> np.uint64(56)) << (8 * k)
     return m
 
 
+_GATHER = np.uint64(0x0102040810204080)
+
+
 @numba.njit(inline="always")
-def _store_mask(flags, i, m):
-    for s in range(flags.shape[1]):
+def _store_mask(flags, i, m, was):
+    """``flags[i, s]`` from bit s of ``m``, where it differs from ``was`` (the mask as loaded)."""
+    changed = m ^ was
+    while changed:
+        s = trailing_zeros(changed)
+        changed &= changed - 1
         flags[i, s] = (m >> s) & 1
 
 
@@ -381,7 +394,7 @@ def _seaquest(actions, restart, obs, reward, terminated, truncated, action_set, 
               t_x, t_y, t_timer, t_right, t_alive, t_spawned,
               d_x, d_y, d_timer, d_right, d_alive, d_spawned,
               e_x, e_y, e_timer, e_right, e_alive, e_spawned, is_sub, shot_timer_enemy,
-              b_x, b_y, b_right, b_alive,
+              b_x, b_y, b_right, b_alive, e_alive_words, is_sub_words, b_alive_words,
               ramping, enemy_left, enemy_sub, enemy_row, diver_left, diver_row, move_x, move_y):
     half, third = threshold_half, threshold_third
     torpedoes, divers = t_x.shape[1], d_x.shape[1]
@@ -390,9 +403,9 @@ def _seaquest(actions, restart, obs, reward, terminated, truncated, action_set, 
         a = _action(i, actions, action_set, draws, sticky, last_action, restart, stuck)
         r = 0.0
         end = False
-        live = _mask(e_alive, i)
-        subs = _mask(is_sub, i)  # slots holding a sub (live or not)
-        flying = _mask(b_alive, i)
+        live = was_live = _mask(e_alive_words, i)
+        subs = was_subs = _mask(is_sub_words, i)  # slots holding a sub (live or not)
+        flying = was_flying = _mask(b_alive_words, i)
         # Spawns: an enemy (unless its row has one heading the other way), a diver.
         if enemy_spawn_timer[i] == 0:
             enemy_spawn_timer[i] = enemy_spawn_speed[i]
@@ -570,19 +583,20 @@ def _seaquest(actions, restart, obs, reward, terminated, truncated, action_set, 
             for s in range(divers):
                 d_alive[i, s] = False
             live = flying = np.int64(0)
-        _store_mask(e_alive, i, live)
-        _store_mask(is_sub, i, subs)
-        _store_mask(b_alive, i, flying)
+        _store_mask(e_alive, i, live, was_live)
+        _store_mask(is_sub, i, subs, was_subs)
+        _store_mask(b_alive, i, flying, was_flying)
         # The board (a trail off the board lights the front cell again, as in the torch game).
-        board = _finish(i, r, end, restart, reward, terminated, truncated, obs)
+        board = _finish(i, r, end, restart, reward, terminated, truncated, obs, obs.shape[1])
         sx, sy = np.int64(sub_x[i]), np.int64(sub_y[i])
         front = sy * 10 + sx
         board[front] = True
         _light(board, 100 + front - (1 if sub_right[i] else -1))
-        for c in range(min(max(np.int64(oxygen[i]), 0) * 10 // 200, 10)):
-            board[790 + c] = True
-        for c in range(max(9 - np.int64(diver_count[i]), 0), 9):
-            board[890 + c] = True
+        gauge = max(np.int64(oxygen[i]), 0) * 10 // 200
+        first_diver = 9 - np.int64(diver_count[i])
+        for c in range(10):
+            board[790 + c] = c < gauge
+            board[890 + c] = first_diver <= c < 9
         for s in range(torpedoes):
             if t_alive[i, s]:
                 _light(board, 200 + np.int64(t_y[i, s]) * 10 + t_x[i, s])
@@ -707,21 +721,18 @@ def _space_invaders(actions, restart, obs, reward, terminated, truncated, action
             alien_shot_timer[i] = 10
             ramp_index[i] = 0
             shot_timer[i] = 0
-        board = _finish(i, r, end, restart, reward, terminated, truncated, obs)
+        board = _finish(i, r, end, restart, reward, terminated, truncated, obs, obs.shape[1])
         board[90 + pos[i]] = True
-        left = alien_dir[i] < 0
+        moving = 200 if alien_dir[i] < 0 else 300  # the aliens' channel by their heading
         for row in range(10):
-            for channel, bits in ((1, aliens[row, i]), (4, bullets[row, i]), (5, alien_bullets[row, i])):
-                if bits:
-                    for col in range(10):
-                        if (bits >> col) & 1:
-                            board[channel * 100 + row * 10 + col] = True
             bits = aliens[row, i]
             if bits:
-                channel = 2 if left else 3
-                for col in range(10):
-                    if (bits >> col) & 1:
-                        board[channel * 100 + row * 10 + col] = True
+                _put_row(board, 100 + row * 10, bits)
+                _put_row(board, moving + row * 10, bits)
+            if bullets[row, i]:
+                _put_row(board, 400 + row * 10, bullets[row, i])
+            if alien_bullets[row, i]:
+                _put_row(board, 500 + row * 10, alien_bullets[row, i])
 
 
 # ---- the games' kernels and their state -----------------------------------------------------------------------
@@ -739,7 +750,7 @@ def _breakout_state(game) -> tuple:
 def _asterix_state(game) -> tuple:
     return (*_views(game, "player_x", "player_y", "x", "rightward", "gold", "alive", "spawn_timer", "spawn_speed",
                     "move_timer", "move_speed", "ramp_timer", "ramp_index"),
-            game.ramping, *_rows(game, "spawn_left", "spawn_gold", "spawn_slot"), _MOVE_X, _MOVE_Y)
+            _env_major(game.alive).view(np.uint64), game.ramping, *_rows(game, "spawn_left", "spawn_gold", "spawn_slot"), _MOVE_X, _MOVE_Y)
 
 
 def _freeway_state(game) -> tuple:
@@ -756,6 +767,7 @@ def _seaquest_state(game) -> tuple:
         rings += [_env_major(getattr(getattr(game, kind), field)) for field in fields]
         if kind == "enemies":
             rings += [_env_major(game.is_sub), _env_major(game.shot_timer_enemy)]
+    rings += [_env_major(flags).view(np.uint64) for flags in (game.enemies.alive, game.is_sub, game.bullets.alive)]
     return (*_views(game, "sub_x", "sub_y", "sub_right", "shot_timer", "enemy_spawn_speed", "enemy_spawn_timer",
                     "diver_spawn_timer", "move_speed", "oxygen", "ramp_index", "diver_count", "surface",
                     "capacity_exceeded"),
@@ -765,21 +777,27 @@ def _seaquest_state(game) -> tuple:
 
 def _space_invaders_state(game) -> tuple:
     return (*_views(game, "pos", "alien_dir", "move_interval", "alien_count", "move_timer", "alien_shot_timer",
-                    "shot_timer", "ramp_index", "aliens", "bullets", "alien_bullets"),
+                    "shot_timer", "ramp_index"), *_slot_major_views(game, "aliens", "bullets", "alien_bullets"),
             game.ramping, game._ones.numpy(), game._nearest.numpy(), game._wave.reshape(-1).numpy().astype(np.int64),
             _MOVE_X)
 
 
 def _env_major(t: torch.Tensor) -> np.ndarray:
-    """[num_envs, ...] numpy view of a per-env tensor; a [slots, num_envs] one must be stored env-major."""
+    """[num_envs, ...] numpy view of a per-env tensor; a [slots, num_envs] one must be stored env-major
+    (``game.slot_tensor``)."""
     if t.dim() == 1:
         return t.numpy()
     if not t.T.is_contiguous():
-        raise ValueError("a ring's field must be stored env-major for the numba kernel (see Seaquest)")
+        raise ValueError("per-slot state must be stored env-major for the numba kernel (game.slot_tensor)")
     return t.T.numpy()
 
 
 def _views(game, *names) -> tuple[np.ndarray, ...]:
+    return tuple(_env_major(getattr(game, name)) for name in names)
+
+
+def _slot_major_views(game, *names) -> tuple[np.ndarray, ...]:
+    """Space Invaders' maps stay [10, num_envs] (one 10-bit row per int16, so little to fetch per env)."""
     return tuple(getattr(game, name).numpy() for name in names)
 
 
