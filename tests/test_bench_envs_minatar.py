@@ -14,3 +14,4 @@ def test_the_package_is_the_baseline_and_the_ratio_per_core_is_reported():
     assert package["value"] > 0 and native["value"] > 0 and native["threads"] >= 1
     assert native["ratio_vs_raw"] == native["value"] / package["value"]
     assert native["ratio_per_core"] == native["ratio_vs_raw"] / native["threads"]
+    assert native["kernel"] == "numba" and "kernel" not in package  # numba imports here: the CPU's default

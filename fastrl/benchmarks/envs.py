@@ -151,6 +151,7 @@ def wrapped_loop(backend: str, env_id: str, num_envs: int, batch_size: int, thre
         def body(i: int) -> int:
             env.step(pool[i % len(pool)])
             return num_envs
+    body.kernel = getattr(getattr(env, "game", None), "kernel", None)  # what steps a native MinAtar game
     return body, env.close
 
 
@@ -199,6 +200,8 @@ def measure_case(config: EnvBenchConfig, env_id: str, backend: str, num_envs: in
         extra = {"statistic": f"best of {len(values)} windows of {config.seconds} s",
                  "median": statistics.median(values), "windows": values, "threads": threads, "num_envs": num_envs, "batch_size": batch_size,
                  "env_id": env_id, "mode": mode, "device": config.device if name != "raw" else "cpu"}
+        if getattr(sides[name][0], "kernel", None):
+            extra["kernel"] = sides[name][0].kernel
         if raw_best:
             extra["ratio_vs_raw"] = best / raw_best
             extra["median_ratio_vs_raw"] = extra["median"] / statistics.median(rates["raw"])

@@ -18,8 +18,6 @@ The step is serial: fastrl measures envs per core, and a training run's other wo
 
 from __future__ import annotations
 
-import os
-
 import numba
 import numpy as np
 import torch
@@ -27,7 +25,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from fastrl.envs.minatar.draws import BITS, threshold
 
-_JIT = dict(cache=os.environ.get("FASTRL_NUMBA_NOCACHE") is None, nogil=True, boundscheck=False, _nrt=False)
+_JIT = dict(cache=True, nogil=True, boundscheck=False, _nrt=False)
 NOOP, LEFT, UP, RIGHT, DOWN, FIRE = range(6)
 threshold_half, threshold_third = threshold(1 / 2), threshold(1 / 3)
 half_span = 1 << (BITS - 1)  # Freeway: a car's draw at or above it heads right
