@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from fastrl.envs import make_env
+from fastrl.ops import _registry
 
 pytest.importorskip("numba")
 
@@ -102,6 +103,14 @@ def test_the_kernel_is_chosen_and_bad_actions_are_refused(monkeypatch):
     assert make_env("MinAtar/Seaquest-v1", 4, backend="native").game.kernel == "reference"
     with pytest.raises(ValueError, match="kernel='fast'; expected 'numba', 'reference'"):
         make_env("MinAtar/Breakout-v1", 2, backend="native", kernel="fast")
+    monkeypatch.delenv("FASTRL_BACKEND")
+    # Where numba cannot run, the default is the torch games; asking for numba there is an error.
+    monkeypatch.setattr(_registry, "unavailable_reason", lambda op, backend, device: "numba does not import: test")
+    monkeypatch.setattr(_registry, "_CHOICES", {})  # choices made so far
+    assert make_env("MinAtar/Asterix-v1", 2, backend="native").game.kernel == "reference"
+    with pytest.raises(_registry.BackendUnavailable, match="numba does not import"):
+        make_env("MinAtar/Asterix-v1", 2, backend="native", kernel="numba")
+    monkeypatch.undo()
     env = make_env("MinAtar/Breakout-v1", 3, backend="native", kernel="numba", check_actions=False)
     obs = env.reset().clone()
     with pytest.raises(IndexError, match=r"action 3 for env 1 is out of range \[0, 2\]"):

@@ -14,10 +14,14 @@ The previous action survives a new game, as it does in ``minatar.Environment`` (
 Envs that restart are advanced too (a fixed sequence of ops for the whole batch) and then overwritten; the
 games keep every index of such a throw-away step inside the board, so it never reads or writes another env.
 
-Speed on the CPU: per-thing state (Asterix's slots, Freeway's cars, Seaquest's rings) is [slots, num_envs]
-with the batch innermost and int8 positions and timers; comparisons are made tensor against tensor (a
-comparison with a Python scalar, or ``torch.where`` over such tensors, takes a slow path) and masks are blended
-in with integer arithmetic (``blend_``). Maps are bit rows (Breakout's bricks, Space Invaders' maps).
+The step runs as these torch ops (``kernel="reference"``: any device) or, by default on the CPU, as one
+compiled loop over the envs per game (``numba.py``) on the same state tensors; ``slot_tensor`` stores per-slot
+state env-major for the latter.
+
+Speed of the torch ops on the CPU: per-thing state (Asterix's slots, Freeway's cars, Seaquest's rings) is
+[slots, num_envs] with the batch innermost and int8 positions and timers; comparisons are made tensor against
+tensor (a comparison with a Python scalar, or ``torch.where`` over such tensors, takes a slow path) and masks
+are blended in with integer arithmetic (``blend_``). Maps are bit rows (Breakout's bricks, Space Invaders' maps).
 """
 
 from __future__ import annotations
