@@ -38,6 +38,12 @@ class NFQConfig:
     """episodes of uniformly random actions collected before the first refit"""
     hidden: tuple[int, ...] = (5, 5)
     """hidden layer widths of the Q MLP (sigmoid units, as the paper's 5-5)"""
+    goal: tuple[float, ...] = ()
+    """failure costs: the goal region (the paper's S+ of its cart-pole regulator), one bound per observation
+    dimension: a transition into a state with |s_i| < goal_i for every i costs 0 instead of step_cost (and still
+    bootstraps); a bound of 0 leaves its dimension free; empty: no goal region"""
+    scale_inputs: bool = False
+    """feed Q the observation as z-scores over the states gathered so far, the scale taken anew at each refit"""
 
     def __post_init__(self):
         if self.costs not in ("failure", "negative_reward"):
@@ -51,3 +57,9 @@ class NFQConfig:
         require_number(self, "epsilon", low=0.0, high=1.0)
         require_int(self, "random_episodes", least=0)
         require_widths(self.hidden)
+        for i, bound in enumerate(self.goal):
+            if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound >= 0:
+                raise ConfigError(f"--goal: bound {i} is {bound!r}; expected numbers >= 0 (0: that dimension free)")
+        if self.goal and self.costs != "failure":
+            raise ConfigError(f"--goal {self.goal}: a goal region is a failure-costs notion; --costs is "
+                              f"{self.costs!r}")

@@ -42,3 +42,6 @@ def test_cli_trains_and_evaluates_nfq(tmp_path, capsys):
     assert "epsilon 0" in capsys.readouterr().out
     assert train_main(["nfq", "--env", "Pendulum-v1", "--run-dir", str(tmp_path / "bad"), "--no-progress"]) == 2
     assert "NFQ minimizes Q over its actions and needs a discrete action space" in capsys.readouterr().err
+    assert train_main(["nfq", "--preset", "nfq-cartpole", "--goal", "0.3", "0.1", "--run-dir", str(tmp_path / "bad"),
+                       "--no-progress"]) == 2
+    assert "--goal has 2 bounds; CartPole-v1's observation has 4 numbers, one bound each" in capsys.readouterr().err

@@ -51,6 +51,25 @@ def test_failure_targets_bootstrap_the_step_cost_and_stop_at_a_failure():
     torch.testing.assert_close(targets, torch.tensor([0.01 + 0.9 * 0.5, 1.0, 0.01 + 0.9 * 0.25]))
 
 
+def test_a_transition_into_the_goal_region_costs_nothing_and_still_bootstraps():
+    # goal (0, 0.5): dimension 0 free, |s_1| < 0.5; s0 = (1, 0) is in the goal, s1 = (0, 1) is not.
+    learner = table_nfq(U, V, gamma=0.9, step_cost=0.01, failure_cost=1.0, goal=(0.0, 0.5))
+    targets = learner.targets(torch.zeros(3), one_hot([0, 1, 0]), torch.tensor([False, False, True]))
+    torch.testing.assert_close(targets, torch.tensor([0.0 + 0.9 * 0.25, 0.01 + 0.9 * 0.5, 1.0]))
+
+
+def test_scaled_inputs_are_z_scores_over_the_pattern_set_taken_at_each_refit():
+    learner = NFQ(NFQConfig(hidden=(3,), scale_inputs=True, epochs=1), (2,), 2, "cpu", seed=0)
+    obs = torch.tensor([[0.0, 10.0], [2.0, 30.0], [4.0, 20.0]])
+    probe = torch.tensor([[2.0, 20.0], [4.0, 30.0]])
+    torch.testing.assert_close(learner.inputs(probe), probe)  # the identity until the first refit
+    learner.refit(obs, torch.tensor([0, 1, 0]), torch.zeros(3), obs, torch.zeros(3, dtype=torch.bool))
+    torch.testing.assert_close(learner.inputs(probe), torch.tensor([[0.0, 0.0], [1.0, 1.0]]), atol=1e-5, rtol=0)
+    pairs = torch.cat([learner.inputs(probe).repeat_interleave(2, dim=0), torch.eye(2).repeat(2, 1)], dim=1)
+    torch.testing.assert_close(learner.q_values(probe), learner.q(pairs).view(2, 2))
+    assert NFQ(NFQConfig(), (2,), 2, "cpu", seed=0).inputs(probe).equal(probe)  # without it, the raw observation
+
+
 def test_negative_reward_targets_and_a_linear_output():
     learner = table_nfq((1.0, -2.0), (0.5, 0.0), gamma=0.9, costs="negative_reward")
     # Q(s0, ·) = 1.5, 1; Q(s1, ·) = −1.5, −2 (no sigmoid): min over s0 is 1, over s1 is −2.
@@ -107,3 +126,7 @@ def test_bad_nfq_values_are_refused_in_one_line():
         NFQConfig(failure_cost=2.0)
     with pytest.raises(ConfigError, match="--costs 'reward': expected failure or negative_reward"):
         NFQConfig(costs="reward")
+    with pytest.raises(ConfigError, match="--goal: bound 1 is -0.1; expected numbers >= 0"):
+        NFQConfig(goal=(0.3, -0.1))
+    with pytest.raises(ConfigError, match="a goal region is a failure-costs notion"):
+        NFQConfig(goal=(0.3,), costs="negative_reward")

@@ -11,9 +11,19 @@ The algorithm (the paper's NFQ_main, with the growing batch of its section 3), f
 
 Q is a cost to go, minimized, as in the paper. Its ``failure`` costs are the pole task's: every transition costs
 ``step_cost`` (c_trans), a terminal state is a failure (a forbidden state of S⁻) whose target is ``failure_cost``
-without bootstrapping, and a truncation (a time limit) is no failure: it bootstraps from s'. The MLP has sigmoid
-units and a sigmoid output, whose range [0, 1] holds every target. ``negative_reward`` costs read an env's
-reward instead (c = −r, a terminal state adds nothing), with a linear output.
+without bootstrapping, and a truncation (a time limit) is no failure: it bootstraps from s'. With a ``goal``
+region (the paper's cart-pole regulator, its S⁺) a transition into the goal costs 0 instead of c_trans and
+still bootstraps: the task is to reach the goal and stay there. The MLP has sigmoid units and a sigmoid output,
+whose range [0, 1] holds every target. ``negative_reward`` costs read an env's reward instead (c = −r, a
+terminal state adds nothing), with a linear output. With ``scale_inputs`` the observations enter Q as z-scores
+over the states of D, the scale taken anew at each refit (the paper scales its inputs; raw CartPole has
+positions in ±2.4 and angles in ±0.21, which small sigmoid units resolve badly).
+
+Why a goal region on CartPole-v1: with c_trans on every step, Q(s, ·) is flat wherever a failure is far off, so
+the greedy action there follows the fitting noise (the min over two noisy estimates also pulls every target
+down by about half that noise, as much as c_trans itself), and the cart drifts into states D barely covers.
+Costing nothing in the goal gives every state outside it an action gap and keeps the greedy policy near the
+well-covered middle.
 
 Rprop (Riedmiller & Braun 1993) steps each weight by its own step size, grown while its gradient keeps its sign
 and shrunk when it flips: it needs the gradient of the whole pattern set, which is why NFQ trains in batch. Each
@@ -67,10 +77,19 @@ class NFQ:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)  # exploration draws
         self.refits = 0
         self.last = torch.zeros(len(STATS), device=self.device)  # STATS of the last refit
+        # z-scores of Q's inputs (identity until the first refit, and always without scale_inputs)
+        self.input_mean = torch.zeros(features, device=self.device)
+        self.input_std = torch.ones(features, device=self.device)
+        # the goal region: |s'_i| < goal_i for every i, a 0 leaving dimension i free
+        self.goal = torch.tensor([g if g > 0 else float("inf") for g in config.goal], device=self.device)
+
+    def inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q's state input [B, d]: the flat observation, as z-scores with ``scale_inputs``."""
+        return (obs.float().flatten(1) - self.input_mean) / self.input_std
 
     def q_values(self, obs: torch.Tensor) -> torch.Tensor:
         """Q(s, ·) [B, A]: the network on each (s, a) pair."""
-        flat = obs.float().flatten(1)
+        flat = self.inputs(obs)
         batch = flat.shape[0]
         one_hot = torch.eye(self.actions, device=self.device).repeat(batch, 1)            # [B·A, A]
         pairs = torch.cat([flat.repeat_interleave(self.actions, dim=0), one_hot], dim=1)  # [B·A, d + A]
@@ -79,7 +98,7 @@ class NFQ:
     def q_taken(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Q(s, a) [B] of the actions taken."""
         one_hot = nn.functional.one_hot(actions, self.actions).float()
-        return self.q(torch.cat([obs.float().flatten(1), one_hot], dim=1)).squeeze(1)
+        return self.q(torch.cat([self.inputs(obs), one_hot], dim=1)).squeeze(1)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, epsilon: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -97,12 +116,19 @@ class NFQ:
         c = self.config
         next_cost = self.q_values(next_obs).min(dim=1).values
         if c.costs == "failure":
-            return torch.where(terminated, c.failure_cost, c.step_cost + c.gamma * next_cost)
+            cost = c.step_cost
+            if c.goal:
+                in_goal = (next_obs.float().flatten(1).abs() < self.goal).all(dim=1)
+                cost = torch.where(in_goal, 0.0, c.step_cost)
+            return torch.where(terminated, c.failure_cost, cost + c.gamma * next_cost)
         return -rewards + c.gamma * next_cost * (~terminated)
 
     def refit(self, obs, actions, rewards, next_obs, terminated) -> None:
         """``iterations`` Q iterations on the pattern set of these transitions (all of D)."""
         c = self.config
+        if c.scale_inputs:
+            flat = obs.float().flatten(1)
+            self.input_mean, self.input_std = flat.mean(dim=0), flat.std(dim=0) + 1e-6
         for _ in range(c.iterations):
             target = self.targets(rewards, next_obs, terminated)
             rprop = torch.optim.Rprop(self.q.parameters(), lr=c.rprop_step)  # Rprop_training(P), from Delta_0
@@ -123,13 +149,14 @@ class NFQ:
 
     def state_dict(self) -> dict:
         return {"q": self.q.state_dict(), "generator": checkpoint.generator_state(self.generator),
-                "refits": self.refits, "last": self.last}
+                "refits": self.refits, "last": self.last, "input_mean": self.input_mean, "input_std": self.input_std}
 
     def load_state_dict(self, state: dict) -> None:
         self.q.load_state_dict(state["q"])
         checkpoint.set_generator_state(self.generator, state["generator"])
         self.refits = int(state["refits"])
         self.last = state["last"].clone()
+        self.input_mean, self.input_std = state["input_mean"].clone(), state["input_std"].clone()
 
 
 def learner_for(config, observation_space, action_space, device) -> NFQ:

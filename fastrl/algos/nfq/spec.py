@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 from fastrl.algos.base import Algorithm, lazy
 from fastrl.algos.spaces import require_discrete_actions
-from fastrl.config import EnvConfig, NFQConfig, RunConfig
+from fastrl.config import ConfigError, EnvConfig, NFQConfig, RunConfig
+
+
+def _check_env(config, observation_space, action_space, where: str) -> None:
+    require_discrete_actions(config, action_space, where, "NFQ minimizes Q over its actions")
+    goal, dims = config.nfq.goal, int(math.prod(observation_space.shape))
+    if goal and len(goal) != dims:
+        raise ConfigError(f"{where}: --goal has {len(goal)} bounds; {config.env.id}'s observation has {dims} "
+                          f"numbers, one bound each")
 
 
 def _nfq_cartpole() -> RunConfig:
@@ -31,8 +41,7 @@ ALGORITHM = Algorithm(
     sections=("nfq",),
     presets={"nfq-cartpole": _nfq_cartpole},
     check_run=lambda config: None,
-    check_env=lambda config, observation_space, action_space, where: require_discrete_actions(
-        config, action_space, where, "NFQ minimizes Q over its actions"),
+    check_env=_check_env,
     learner_for=lazy("fastrl.algos.nfq.learner:learner_for"),
     evaluation_policy=lazy("fastrl.algos.nfq.learner:evaluation_policy"),
     train=lazy("fastrl.algos.nfq.learner:train"),
