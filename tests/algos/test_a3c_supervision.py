@@ -180,7 +180,7 @@ def test_sigterm_stops_every_process_and_writes_a_checkpoint(tmp_path):
     rows = read_jsonl(run_dir / "metrics.jsonl")
     assert saved.step == rows[-1]["env_steps"] > 0
     # nothing left: every worker, the evaluator, the forkserver and the resource tracker are gone
-    left = wait_gone(tree, 10.0)
+    left = wait_gone(tree, 30.0)
     assert not left, {pid: (state, Path(f"/proc/{pid}/cmdline").read_bytes()[:80]) for pid, state in left.items()}
     leaked = [name for name in os.listdir("/dev/shm") if any(f"_{pid}_" in name for pid in [proc.pid, *tree])]
     assert not leaked, leaked
@@ -210,7 +210,7 @@ def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    left = wait_gone(tree, 10.0)
+    left = wait_gone(tree, 30.0)
     assert not left, {pid: (state, Path(f"/proc/{pid}/cmdline").read_bytes()[:80]) for pid, state in left.items()}
     leaked = [name for name in os.listdir("/dev/shm") if any(f"_{pid}_" in name for pid in [proc.pid, *tree])]
     assert not leaked, leaked
