@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from fastrl.benchmarks.learn import iqm_curve, iqm_interval, main
+from fastrl.benchmarks.learn import iqm_curve, iqm_interval, main, published_beside
+from fastrl.benchmarks.published import Published
 from fastrl.config import preset, to_dict
 
 
@@ -18,6 +19,23 @@ def test_iqm_is_the_mean_of_the_middle_half_and_its_interval_holds_it():
     assert iqm == pytest.approx(np.mean(middle))
     assert low <= iqm <= high and low > -50 and high < 100  # the outliers do not carry the interval
     assert iqm_interval([1.0, 1.0, 1.0]) == (1.0, 1.0, 1.0)
+
+
+def _published(method: str, x: int, score: float, unit: str = "env_steps") -> Published:
+    return Published("td3", method, "Hopper-v5", x, unit, score, None, "a source", "a protocol", False)
+
+
+def test_published_points_up_to_the_last_evaluation_stand_beside_the_curve():
+    iqm = [{"env_steps": s, "frames": s, "value": v} for s, v in ((25, 1.0), (50, 2.0), (75, 3.0))]
+    rows = [_published("curve", 20, 10.0), _published("curve", 50, 20.0), _published("curve", 70, 30.0),
+            _published("curve", 100, 40.0), _published("table", 1000, 99.0)]
+    beside = published_beside(iqm, rows, "td3-mujoco/Hopper-v5")
+    assert [(r["method"], r["x"], r["value"], r["fastrl_iqm_at_same_x"]) for r in beside] == [
+        ("curve", 20, 10.0, None), ("curve", 50, 20.0, 2.0), ("curve", 70, 30.0, 2.0)]
+    # a run shorter than every published point still shows the nearest one above it, its target
+    short = published_beside(iqm[:1], [_published("table", 1000, 99.0)], "td3-mujoco/Hopper-v5")
+    assert [(r["x"], r["fastrl_iqm_at_same_x"]) for r in short] == [(1000, 1.0)]
+    assert published_beside([], rows, "td3-mujoco/Hopper-v5") == []
 
 
 @pytest.mark.slow

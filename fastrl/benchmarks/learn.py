@@ -10,9 +10,9 @@ command; each seed's rows carry ``run_git_sha``, the commit its run started on (
 The records give, per seed and evaluation: env steps, emulator frames (env steps x the frame skip on Atari),
 the seconds the loop had trained (from its own rate; evaluations excluded) and the evaluation's mean and std.
 Across seeds, at every evaluation: the interquartile mean with a 95% percentile-bootstrap interval over seeds
-(the rliable protocol for one task: Agarwal et al. 2021). Beside the final IQM stand the published results for
-the same algorithm and env (``fastrl.benchmarks.published``), at the nearest point at or below the same env
-steps or frames. A PNG of the curves is written beside the records.
+(the rliable protocol for one task: Agarwal et al. 2021). Beside the IQM curve stand the published results for
+the same algorithm and env (``fastrl.benchmarks.published``): every published point up to the curve's last env
+steps or frames, each with fastrl's IQM at or below the same x. A PNG of the curves is written beside the records.
 """
 
 from __future__ import annotations
@@ -179,9 +179,9 @@ def iqm_curve(per_seed: list[dict], seeds, case: str) -> list[dict]:
 
 
 def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
-    """(per-seed curve records, IQM records with the published results beside the final one)."""
+    """(per-seed curve records, IQM records with the published results beside them)."""
     configs = [seed_config(bench, seed) for seed in bench.seeds]  # every refusal before any training
-    from fastrl.benchmarks.published import at, published_for
+    from fastrl.benchmarks.published import published_for
     from fastrl.log import CountBar
 
     per_seed: list[dict] = []
@@ -200,17 +200,30 @@ def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
     config = configs[-1]
     case = f"{variant(bench)}/{config.env.id}"
     summary = iqm_curve(per_seed, bench.seeds, case)
-    if summary:
-        final = summary[-1]
-        for unit in ("frames", "env_steps"):
-            ref = at(published_for(config.algo, config.env.id), final[unit], unit)
-            if ref is not None:
-                summary.append(records.record(SUITE, case, "published", "eval_return_mean", ref.score, "return",
-                                              method=ref.method, x=ref.x, x_unit=ref.x_unit, std=ref.score_std,
-                                              source=ref.source, protocol=ref.protocol,
-                                              read_off_figure=ref.read_off_figure,
-                                              fastrl_iqm_at_same_x=final["value"]))
+    summary += published_beside(summary, published_for(config.algo, config.env.id), case)
     return per_seed, summary
+
+
+def published_beside(iqm: list[dict], rows: list, case: str) -> list[dict]:
+    """Records of the published points a curve can be read against: every row (in env steps or frames) up to
+    the curve's last evaluation, each with fastrl's IQM at the last evaluation at or below its x; where a unit has
+    no row that early, the nearest row above (so a short run still shows its target)."""
+    from fastrl.benchmarks.published import at
+
+    out: list[dict] = []
+    if not iqm:
+        return out
+    for unit in ("frames", "env_steps"):
+        same = [r for r in rows if r.x_unit == unit]
+        within = [r for r in same if r.x <= iqm[-1][unit]]
+        nearest = at(same, iqm[-1][unit], unit)
+        for ref in within or ([nearest] if nearest is not None else []):
+            reached = [p["value"] for p in iqm if p[unit] <= ref.x]
+            out.append(records.record(SUITE, case, "published", "eval_return_mean", ref.score, "return",
+                                      method=ref.method, x=ref.x, x_unit=ref.x_unit, std=ref.score_std,
+                                      source=ref.source, protocol=ref.protocol, read_off_figure=ref.read_off_figure,
+                                      fastrl_iqm_at_same_x=reached[-1] if reached else None))
+    return out
 
 
 def plot(per_seed: list[dict], summary: list[dict], path: Path, title: str, beside: tuple[Path, ...] = ()) -> None:
@@ -234,9 +247,12 @@ def plot(per_seed: list[dict], summary: list[dict], path: Path, title: str, besi
             ax.plot(xs, [r["value"] for r in iqm], color=color, lw=2, label=f"{name}IQM")
             ax.fill_between(xs, [r["ci_low"] for r in iqm], [r["ci_high"] for r in iqm], color=color, alpha=0.15,
                             label=f"{name}95% bootstrap CI")
-    for ref in (r for r in summary if r["backend"] == "published"):
-        x = ref["x"] if ref["x_unit"] == x_key else ref["x"] * 4  # agent steps of a frame-skip-4 source
-        ax.scatter([x], [ref["value"]], marker="*", s=120, zorder=3, label=f"{ref['method']} (published)")
+    published = [r for r in summary if r["backend"] == "published"]
+    for method in dict.fromkeys(r["method"] for r in published):
+        refs = [r for r in published if r["method"] == method]
+        xs = [r["x"] if r["x_unit"] == x_key else r["x"] * 4 for r in refs]  # agent steps of a frame-skip-4 source
+        ax.plot(xs, [r["value"] for r in refs], marker="*", ms=9, ls="--", lw=1, zorder=3,
+                label=f"{method} (published)")
     ax.set_xlabel("emulator frames" if atari else "env steps")
     ax.set_ylabel("evaluation return")
     ax.set_title(title)
