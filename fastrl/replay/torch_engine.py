@@ -51,7 +51,7 @@ class TorchEngine:
         storage["reward"][target] = finished.returns
         storage["discount"][target] = finished.discount
         storage["horizon"][target] = finished.age.to(torch.uint8).expand_as(target)
-        valid[target] = True
+        valid.index_fill_(0, target.reshape(-1), True)  # a Scalar fill: `valid[target] = True` copies True to the GPU and waits
         # The new observation's slot (the ring's oldest) and, for stacks, the next stack - 1 positions,
         # whose stacks would now reach the newest frame, stop being valid transitions.
         fresh = bases + position
@@ -60,7 +60,7 @@ class TorchEngine:
             cleared = torch.cat((cleared, bases[:, None] + torch.remainder(position + self.behind, layout.per_env)), 1)
         cleared = cleared.reshape(-1)
         self.num_valid += finished.closed.sum() - valid[cleared].sum()
-        valid[cleared] = False
+        valid.index_fill_(0, cleared, False)
         if self.stack:
             storage.write_position("frames", bases, position, obs[:, -1])
             storage.write_position("first", bases, position, finished.episode_start)

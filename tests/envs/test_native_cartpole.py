@@ -184,8 +184,10 @@ def test_cuda_steps_agree_with_cpu():
     first = cuda.reset()
     assert first.device.type == "cuda"
     cpu.game.state.copy_(cuda.game.state.cpu())
-    actions = torch.randint(0, 2, (8, n), generator=torch.Generator().manual_seed(0))
-    for t in range(8):  # no pole falls within 8 steps from a start state, so no random draw is used
+    # pushes that alternate (env i starts left or right by its parity) keep every pole up for 8 steps from a
+    # start state, so no reset draws random numbers (random pushes felled one of 512 within 8 steps)
+    actions = (torch.arange(8)[:, None] + torch.arange(n)[None, :]) % 2
+    for t in range(8):
         a, b = cpu.step(actions[t]), cuda.step(actions[t].cuda())
         torch.testing.assert_close(b.obs.cpu(), a.obs, rtol=STEP_RTOL, atol=STEP_ATOL)
         assert torch.equal(a.terminated, b.terminated.cpu()) and not a.terminated.any()

@@ -413,6 +413,11 @@ def test_gpu_matches_reference(backend, capacity, count):
     for batch in (1, 512, 4099):
         uniforms = torch.rand(batch, generator=generator, dtype=torch.float64)
         uniforms[-1] = 1.0 - 2.0**-53
+        if float(spec.total()) == 0:  # the last writes were all 0 (capacity 1): both refuse to sample
+            for empty in (tree, spec):
+                with pytest.raises(ValueError, match="total priority is 0"):
+                    empty.sample_from_uniforms(uniforms.to(empty.device))
+            continue
         got = tree.sample_from_uniforms(uniforms.cuda())
         want = spec.sample_from_uniforms(uniforms)
         assert torch.equal(got[0].cpu(), want[0]) and torch.equal(got[1].cpu(), want[1])

@@ -67,7 +67,8 @@ def _recompute_parents(nodes_ptr, idx_ptr, k, mask, leaf_offset, level):
     tl.store(nodes_ptr + 2 * parent + 1, tl.minimum(left_min, right_min), mask=mask)
 
 
-@triton.jit
+# K is never specialized: Triton turns an int argument equal to 1 into a constant, which has no .to()
+@triton.jit(do_not_specialize=["K"])
 def _update_one_program(nodes_ptr, owner_ptr, verdict_ptr, idx_ptr, pri_ptr, K, capacity, leaf_offset,
                         levels, BLOCK: tl.constexpr):
     offsets = tl.arange(0, BLOCK)
