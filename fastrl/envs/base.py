@@ -340,7 +340,8 @@ class HostEngineVecEnv(VecEnv):
         else:
             out = self._recv_out or self._make_outputs(True)
         slot = out.next()
-        zero_copy = obs.dtype == self._zero_copy_dtype  # the engine's fresh array, handed over as it is
+        # the engine's fresh array, handed over as it is (not `obs.dtype == None`: numpy reads None as float64)
+        zero_copy = self._zero_copy_dtype is not None and obs.dtype == self._zero_copy_dtype
         if env_ids is None:
             self._tracker.finish(self._tracker.all_ids, obs, not zero_copy, reward, raw_reward, terminated,
                                  truncated, game_flag, lives, None, slot.host)

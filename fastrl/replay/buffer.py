@@ -184,7 +184,7 @@ class ReplayBuffer:
             raise ValueError(f"sample: batch {batch} is larger than the {int(self.num_valid)} valid transitions "
                              f"held ({self.steps} steps of {self.config.num_envs} envs added; a transition "
                              f"becomes valid once its {self.config.n_step}-step return is complete)")
-        if generator is not None and generator.device != self.device:
+        if generator is not None and _indexed(generator.device) != self.device:
             raise ValueError(f"sample: the generator is on {generator.device}, the buffer on {self.device}")
         return self.engine.sample(batch, generator, self.written)
 
@@ -348,3 +348,10 @@ def _check_finite(name: str, value: torch.Tensor) -> None:
     if bool(bad.any()):
         env = int(torch.nonzero(bad)[0, 0])
         raise ValueError(f"add: {name} of env {env} is not finite: {value[env].tolist()}")
+
+
+def _indexed(device: torch.device) -> torch.device:
+    """``device`` with its index: a generator made on "cuda" reports no index, the buffer's is resolved."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device

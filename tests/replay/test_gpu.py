@@ -81,3 +81,16 @@ def test_cuda_memory_check_refuses_before_allocating():
     with pytest.raises(InsufficientMemoryError, match="torch.cuda.mem_get_info"):
         ReplayBuffer(BufferConfig(capacity=10 ** 9, num_envs=16, obs_shape=(4, 84, 84), obs_dtype="uint8",
                                   frame_stack=4), device="cuda")
+
+
+def test_a_generator_made_on_cuda_draws_from_a_buffer_on_cuda():
+    """torch.Generator(device="cuda") reports no device index; the buffer's device has one."""
+    buffer = ReplayBuffer(config(0, False, checks=False), device="cuda")
+    envs = ScriptedEnvs(LENGTHS, ENDS, stack=0)
+    actions = torch.zeros(4, dtype=torch.int64, device="cuda")
+    buffer.add(envs.reset().cuda())
+    for _ in range(20):
+        obs, reward, terminated, truncated = (t.cuda() for t in envs.step(np.zeros(4, dtype=np.int64)))
+        buffer.add(obs, actions, reward, terminated, truncated)
+    batch = buffer.sample(8, torch.Generator(device="cuda").manual_seed(0))
+    assert batch.indices.device == buffer.device
