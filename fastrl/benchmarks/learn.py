@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tyro
@@ -31,6 +32,9 @@ from scipy import stats
 
 from fastrl import records
 from fastrl.config import ConfigError, RunConfig, preset
+
+if TYPE_CHECKING:
+    from fastrl.benchmarks.published import Published
 
 SUITE = "learn"
 LEAST_EPISODES = 20
@@ -204,7 +208,7 @@ def measure(bench: LearnBenchConfig) -> tuple[list[dict], list[dict]]:
     return per_seed, summary
 
 
-def published_beside(iqm: list[dict], rows: list, case: str) -> list[dict]:
+def published_beside(iqm: list[dict], rows: list[Published], case: str) -> list[dict]:
     """Records of the published points a curve can be read against: every row (in env steps or frames) up to
     the curve's last evaluation, each with fastrl's IQM at the last evaluation at or below its x; where a unit has
     no row that early, the nearest row above (so a short run still shows its target)."""
