@@ -17,6 +17,9 @@ if not torch.cuda.is_available():
 
 
 def pytest_collection_modifyitems(config, items):
+    # Slow tests first (the order within each group kept): with xdist's workers, a long test started last
+    # would hold the whole run while the other workers idle.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU; torch.cuda.is_available() is False here")
