@@ -41,10 +41,10 @@ def package_loop(env_id: str, num_envs: int, actions, seed: int = 0) -> tuple[Ca
         env.seed(seed + i)
         env.reset()
     action_set = list(range(6)) if game.full_action_set else envs[0].minimal_action_set()
-    pool = [[action_set[a] for a in batch.tolist()] for batch in actions]
+    pool = [[action_set[a] for a in batch[:num_envs].tolist()] for batch in actions]
 
     def body(i: int) -> int:
-        for env, action in zip(envs, pool[i % len(pool)][:num_envs], strict=True):
+        for env, action in zip(envs, pool[i % len(pool)], strict=True):
             _, done = env.act(action)
             env.state()
             if done:

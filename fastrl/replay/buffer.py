@@ -63,9 +63,7 @@ class ReplayBuffer:
         """``backend`` forces the sum tree's backend (prioritized only); ``engine`` the buffer's own engine:
         ``numba`` (the CPU default) or ``torch`` (any device; the CUDA one)."""
         self.config = config
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and self.device.index is None:
-            self.device = torch.device("cuda", torch.cuda.current_device())
+        self.device = _indexed(torch.device(device))
         self.stack = config.frame_stack
         self.obs_dtype = torch_dtype(config.obs_dtype, "obs_dtype")
         self.action_dtype = torch_dtype(config.action_dtype, "action_dtype")
