@@ -50,6 +50,7 @@ import torch
 
 from fastrl import checkpoint, rundir, signals
 from fastrl.config import ConfigError, RunConfig, check_fits_env, from_dict
+from fastrl.devices import with_index
 from fastrl.hardware import resolve_run
 from fastrl.log import CountBar, RunLogger
 from fastrl.run.envs import env_state, load_env_state, make_env
@@ -242,7 +243,7 @@ class Run:
         self.is_main = self.rank == 0  # the one rank that writes the run directory
         self.device = torch.device(config.resolved_device())
         if self.device.type == "cuda" and self.world_size > 1:
-            self.device = torch.device("cuda", torch.cuda.current_device())
+            self.device = with_index(self.device)
         self.checkpoint = ckpt
         self.stop_at = stop_at
         self.env_steps = ckpt.step if ckpt else 0

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from fastrl.devices import with_index
+
 _ALIGN = 64  # bytes; keeps every field's view aligned for any dtype and vector loads
 
 
@@ -69,9 +71,7 @@ class ToDevice:
     """Two slots of preallocated buffers for the fields ``name -> (shape, torch dtype)``, used in turn."""
 
     def __init__(self, device: torch.device, fields: dict[str, tuple[tuple[int, ...], torch.dtype]]):
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        self.device = device
+        self.device = device = with_index(device)
         self.on_cuda = device.type == "cuda"
         if self.on_cuda:
             self.slots = _pinned_slots(device, fields)

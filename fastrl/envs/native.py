@@ -29,6 +29,7 @@ import math
 import numpy as np
 import torch
 
+from fastrl.devices import with_index
 from fastrl.envs.base import Step, VecEnv, take_options, torch_dtype
 from fastrl.envs.cartpole import CartPole
 from fastrl.envs.catch import Catch
@@ -177,10 +178,7 @@ class NativeVecEnv(VecEnv):
 def _resolve_device(device: str | torch.device, env_id: str) -> torch.device:
     """``device`` as a ``torch.device`` with an index for CUDA, so the generator and all tensors agree."""
     device = torch.device(device)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"{env_id} (native): device {device} requested, but torch.cuda.is_available() "
-                             f"is False here")
-        if device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-    return device
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{env_id} (native): device {device} requested, but torch.cuda.is_available() "
+                         f"is False here")
+    return with_index(device)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from fastrl.devices import cuda_index
+
 
 def kernels_dir() -> Path:
     """The folder of the CUDA C sources (``*.cu``, ``*.cuh``), in this order:
@@ -67,7 +69,7 @@ def _module(name: str, device_index: int):
 
 def kernel(source: str, function: str, device: torch.device):
     """The compiled ``extern "C"`` function ``function`` of ``kernels/<source>.cu`` for ``device``."""
-    index = device.index if device.index is not None else torch.cuda.current_device()
+    index = cuda_index(device)
     return _module(source, index).get_function(function)
 
 
@@ -84,7 +86,7 @@ def launch(fn, grid: int | tuple, block: int | tuple, args: tuple, device: torch
     """Launch ``fn`` on torch's current stream of ``device``. Tensors in ``args`` go through DLPack."""
     import cupy
 
-    index = device.index if device.index is not None else torch.cuda.current_device()
+    index = cuda_index(device)
     stream = torch.cuda.current_stream(index)
     converted = tuple(as_cupy(a) if isinstance(a, torch.Tensor) else a for a in args)
     with cupy.cuda.Device(index), cupy.cuda.ExternalStream(stream.cuda_stream, index):

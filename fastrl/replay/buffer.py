@@ -44,6 +44,7 @@ import os
 import numpy as np
 import torch
 
+from fastrl.devices import with_index
 from fastrl.replay import persist
 from fastrl.replay.batch import Batch
 from fastrl.replay.config import BufferConfig, torch_dtype
@@ -63,7 +64,7 @@ class ReplayBuffer:
         """``backend`` forces the sum tree's backend (prioritized only); ``engine`` the buffer's own engine:
         ``numba`` (the CPU default) or ``torch`` (any device; the CUDA one)."""
         self.config = config
-        self.device = _indexed(torch.device(device))
+        self.device = with_index(device)
         self.stack = config.frame_stack
         self.obs_dtype = torch_dtype(config.obs_dtype, "obs_dtype")
         self.action_dtype = torch_dtype(config.action_dtype, "action_dtype")
@@ -182,7 +183,7 @@ class ReplayBuffer:
             raise ValueError(f"sample: batch {batch} is larger than the {int(self.num_valid)} valid transitions "
                              f"held ({self.steps} steps of {self.config.num_envs} envs added; a transition "
                              f"becomes valid once its {self.config.n_step}-step return is complete)")
-        if generator is not None and _indexed(generator.device) != self.device:
+        if generator is not None and with_index(generator.device) != self.device:
             raise ValueError(f"sample: the generator is on {generator.device}, the buffer on {self.device}")
         return self.engine.sample(batch, generator, self.written)
 
@@ -347,9 +348,3 @@ def _check_finite(name: str, value: torch.Tensor) -> None:
         env = int(torch.nonzero(bad)[0, 0])
         raise ValueError(f"add: {name} of env {env} is not finite: {value[env].tolist()}")
 
-
-def _indexed(device: torch.device) -> torch.device:
-    """``device`` with its index: a generator made on "cuda" reports no index, the buffer's is resolved."""
-    if device.type == "cuda" and device.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device

@@ -13,6 +13,7 @@ import functools
 import numpy as np
 import torch
 
+from fastrl.devices import cuda_index
 from fastrl.ops import _cuda
 
 DTYPE_CODES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
@@ -35,6 +36,5 @@ def categorical_projection(next_probs, rewards, discounts, v_min, v_max, atoms):
         discounts.data_ptr(), discounts.stride(0), DTYPE_CODES[discounts.dtype],
         batch, atoms, np.float32(v_min), np.float32((v_max - v_min) / (atoms - 1)), out.data_ptr(),
     )
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    _cuda.launch(_kernel(index), _cuda.blocks(batch * 32, THREADS), THREADS, args, device)
+    _cuda.launch(_kernel(cuda_index(device)), _cuda.blocks(batch * 32, THREADS), THREADS, args, device)
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from fastrl.devices import with_index
 from fastrl.ops import _registry
 from fastrl.ops.sumtree import reference
 
@@ -50,9 +51,7 @@ class SumTree:
     def __init__(self, capacity: int, device: torch.device | str = "cpu", backend: str | None = None):
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive int, got {capacity!r}")
-        device = torch.device(device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
+        device = with_index(device)
         self.capacity = capacity
         self.device = device
         self.backend = _registry.choose(OP, device, backend)

@@ -13,6 +13,7 @@ import functools
 import numpy as np
 import torch
 
+from fastrl.devices import cuda_index
 from fastrl.ops import _cuda
 from fastrl.ops.td_loss import run_fused
 
@@ -80,8 +81,7 @@ def forward(q_taken, q_next_target, q_next_online, rewards, discounts, weights, 
         np.float32(huber_kappa), np.float32(1.0 / batch if reduction == "mean" else 1.0),
         abs_td.data_ptr(), _ptr(grad), _ptr(per_sample), _ptr(partials),
     )
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    _cuda.launch(_kernel(index), blocks, threads, args, device)
+    _cuda.launch(_kernel(cuda_index(device)), blocks, threads, args, device)
     if per_sample is not None:
         return per_sample, abs_td, grad
     return (partials.sum() if blocks > 1 else partials), abs_td, grad
